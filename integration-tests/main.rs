@@ -1,1 +1,7 @@
+//! Black-box tests of devicelink over real HTTP, on SQLite and (when
+//! DEVICELINK_TEST_POSTGRES_URL is set) on PostgreSQL.
 
+mod helpers;
+
+mod cli;
+mod foundation;

@@ -1,1 +1,11 @@
+//! devicelink: link a citizen's phone to their portal account, then open the app with a
+//! 6-digit secret code or biometrics. See docs/architecture.md for the module map.
 
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod startup;
+pub mod telemetry;
+
+pub use startup::{AppState, Application};

@@ -1,0 +1,24 @@
+//! The append-only audit trail: what happened to an account or device, when, and from where.
+//! Rows are inserted, never updated; the activity list of the device-management page reads them.
+
+pub mod store;
+
+pub use store::{AuditEvent, NewAuditEvent};
+
+/// The kinds of event, as stored in `audit_events.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    SignedIn,
+    Registered,
+    SignedOut,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignedIn => "signed_in",
+            Self::Registered => "registered",
+            Self::SignedOut => "signed_out",
+        }
+    }
+}

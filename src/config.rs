@@ -1,0 +1,309 @@
+//! Typed settings: embedded defaults (`conf/default.toml`), an optional file, then
+//! `DEVICELINK__SECTION__KEY` environment variables. Validated once at start so that a
+//! bad value stops the process with a message naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+/// The embedded defaults; also the documentation of every key.
+pub const DEFAULT_TOML: &str = include_str!("../conf/default.toml");
+
+/// A setting that cannot be used, with the key it belongs to.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+impl ConfigError {
+    fn invalid(key: &'static str, problem: impl Into<String>) -> Self {
+        Self::Invalid {
+            key,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// All settings of the devicelink server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub eaccess: EaccessSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: SocketAddr,
+    pub public_url: Url,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+    pub min_idle: u32,
+    pub connect_timeout_secs: u64,
+    pub sqlite_busy_timeout_ms: u32,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_url(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("min_idle", &self.min_idle)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EaccessSettings {
+    pub issuer: Url,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for EaccessSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EaccessSettings")
+            .field("issuer", &self.issuer.as_str())
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How strictly to check the settings: `serve` is production, `demo` and tests are local.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Local,
+    Production,
+}
+
+impl Settings {
+    /// Loads the embedded defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::invalid(
+                    "--config",
+                    format!("the file {} does not exist", path.display()),
+                ));
+            }
+            builder = builder.add_source(config::File::from(path.to_path_buf()));
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("DEVICELINK")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        Ok(settings)
+    }
+
+    /// Checks the values that types alone cannot.
+    pub fn validate(&self, profile: Profile) -> Result<(), ConfigError> {
+        let server = &self.server;
+        check_base_url("server.public_url", &server.public_url, profile)?;
+        if server.max_body_bytes < 1024 || server.max_body_bytes > 10 * 1024 * 1024 {
+            return Err(ConfigError::invalid(
+                "server.max_body_bytes",
+                "must be between 1024 and 10485760",
+            ));
+        }
+        if server.shutdown_timeout_secs > 300 {
+            return Err(ConfigError::invalid(
+                "server.shutdown_timeout_secs",
+                "must be at most 300",
+            ));
+        }
+        let db = &self.database;
+        DatabaseKind::from_url(&db.url)?;
+        if db.pool_size == 0 || db.pool_size > 512 {
+            return Err(ConfigError::invalid(
+                "database.pool_size",
+                "must be between 1 and 512",
+            ));
+        }
+        if db.min_idle > db.pool_size {
+            return Err(ConfigError::invalid(
+                "database.min_idle",
+                "must not exceed database.pool_size",
+            ));
+        }
+        if db.connect_timeout_secs == 0 || db.connect_timeout_secs > 120 {
+            return Err(ConfigError::invalid(
+                "database.connect_timeout_secs",
+                "must be between 1 and 120",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| ConfigError::invalid("log.level", e.to_string()))?;
+        check_base_url("eaccess.issuer", &self.eaccess.issuer, profile)?;
+        if self.eaccess.client_id.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "eaccess.client_id",
+                "must not be empty",
+            ));
+        }
+        if profile == Profile::Production && self.eaccess.client_secret == "devicelink-demo-secret"
+        {
+            return Err(ConfigError::invalid(
+                "eaccess.client_secret",
+                "the demo secret cannot be used with `serve`; set the secret eAccess gave you",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_base_url(key: &'static str, url: &Url, profile: Profile) -> Result<(), ConfigError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::invalid(key, "must be an http or https URL"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::invalid(
+            key,
+            "must not carry a query or a fragment",
+        ));
+    }
+    if url.host_str().is_none() {
+        return Err(ConfigError::invalid(key, "must name a host"));
+    }
+    if profile == Profile::Production && url.scheme() != "https" && !is_loopback(url) {
+        return Err(ConfigError::invalid(
+            key,
+            "must use https outside the loopback interface",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a URL points at this machine (plain http is tolerated there).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+/// Which database engine a URL selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// A SQLite file at this path.
+    Sqlite(PathBuf),
+    Postgres,
+}
+
+impl DatabaseKind {
+    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(ConfigError::invalid(
+                    "database.url",
+                    "a sqlite:// URL needs a file path, e.g. sqlite://var/devicelink.db",
+                ));
+            }
+            Ok(Self::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(ConfigError::invalid(
+                "database.url",
+                "must start with sqlite:// or postgres://",
+            ))
+        }
+    }
+}
+
+/// A database URL with its password hidden, safe to print.
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_defaults_load_and_validate() {
+        let settings = Settings::load(None).expect("defaults load");
+        settings
+            .validate(Profile::Local)
+            .expect("defaults are valid");
+    }
+
+    #[test]
+    fn the_demo_defaults_are_refused_in_production() {
+        let settings = Settings::load(None).expect("defaults load");
+        let err = settings.validate(Profile::Production).unwrap_err();
+        assert!(err.to_string().contains("eaccess.client_secret"), "{err}");
+    }
+
+    #[test]
+    fn a_database_url_with_an_unknown_scheme_names_the_key() {
+        let err = DatabaseKind::from_url("mysql://x").unwrap_err();
+        assert!(err.to_string().contains("database.url"));
+    }
+
+    #[test]
+    fn plain_http_is_refused_in_production_except_on_loopback() {
+        let remote = Url::parse("http://portal.example").unwrap();
+        let local = Url::parse("http://127.0.0.1:8080").unwrap();
+        assert!(check_base_url("k", &remote, Profile::Production).is_err());
+        assert!(check_base_url("k", &local, Profile::Production).is_ok());
+        assert!(check_base_url("k", &remote, Profile::Local).is_ok());
+    }
+
+    #[test]
+    fn passwords_are_hidden_in_printed_database_urls() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+    }
+}

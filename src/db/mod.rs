@@ -1,0 +1,252 @@
+//! One database door for SQLite and PostgreSQL: a `MultiConnection`, an r2d2 pool that
+//! sets the SQLite pragmas on every new connection, embedded migrations, and
+//! [`Db::run`], the only way request code reaches the database.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::{ConfigError, DatabaseKind, DatabaseSettings, redact_url};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend; query code is written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+/// Errors of the storage layer. Callers map them to their own domain errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No connection could be had within the pool's timeout: the database is down or saturated.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("a unique constraint was violated")]
+    UniqueViolation,
+    #[error("database query failed: {0}")]
+    Query(diesel::result::Error),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+}
+
+impl From<diesel::result::Error> for StoreError {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match err {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::UniqueViolation,
+            // A connection that died under us (server restart, network) is an outage,
+            // not a bug in the query.
+            Error::DatabaseError(DatabaseErrorKind::ClosedConnection, info) => {
+                Self::Unavailable(info.message().to_owned())
+            }
+            other => Self::Query(other),
+        }
+    }
+}
+
+impl From<r2d2::PoolError> for StoreError {
+    fn from(err: r2d2::PoolError) -> Self {
+        Self::Unavailable(err.to_string())
+    }
+}
+
+/// Turns a unique violation into the caller's domain error, leaving others as they are.
+pub trait OnUniqueViolation<T> {
+    fn on_unique_violation<E>(self, domain: E) -> Result<Result<T, E>, StoreError>;
+}
+
+impl<T> OnUniqueViolation<T> for Result<T, StoreError> {
+    fn on_unique_violation<E>(self, domain: E) -> Result<Result<T, E>, StoreError> {
+        match self {
+            Ok(v) => Ok(Ok(v)),
+            Err(StoreError::UniqueViolation) => Ok(Err(domain)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Opens connections of the kind the URL names and prepares SQLite ones.
+#[derive(Debug)]
+pub struct ConnectionManager {
+    kind: DatabaseKind,
+    url: String,
+    sqlite_busy_timeout_ms: u32,
+}
+
+impl ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match &self.kind {
+            DatabaseKind::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| {
+                    r2d2::Error::ConnectionError(diesel::ConnectionError::InvalidConnectionUrl(
+                        "the SQLite path is not valid UTF-8".into(),
+                    ))
+                })?;
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers proceed during a write; busy_timeout makes writers
+                // queue instead of failing with SQLITE_BUSY; foreign keys are off by default.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                    self.sqlite_busy_timeout_ms
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DatabaseKind::Postgres => PgConnection::establish(&self.url)
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        diesel::sql_query("SELECT 1")
+            .execute(conn)
+            .map(|_| ())
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+
+/// The shared database handle: cheap to clone, safe across threads.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    is_sqlite: bool,
+}
+
+/// Why the database could not be opened at start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot create the folder for the SQLite database {path}: {source}")]
+    Folder {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot connect to the database at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("cannot apply migrations to the database at {url}: {reason}")]
+    Migrate { url: String, reason: String },
+}
+
+impl Db {
+    /// Opens the pool (failing fast if the database cannot be reached) and applies
+    /// pending migrations.
+    pub fn open(settings: &DatabaseSettings) -> Result<Self, OpenError> {
+        let kind = DatabaseKind::from_url(&settings.url)?;
+        if let DatabaseKind::Sqlite(path) = &kind {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| OpenError::Folder {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        let is_sqlite = matches!(kind, DatabaseKind::Sqlite(_));
+        let manager = ConnectionManager {
+            kind,
+            url: settings.url.clone(),
+            sqlite_busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(settings.pool_size)
+            .min_idle(Some(settings.min_idle))
+            .connection_timeout(Duration::from_secs(settings.connect_timeout_secs))
+            .test_on_check_out(true)
+            .error_handler(Box::new(LogPoolErrors))
+            .build(manager)
+            .map_err(|e| OpenError::Connect {
+                url: redact_url(&settings.url),
+                reason: e.to_string(),
+            })?;
+        let db = Self { pool, is_sqlite };
+        db.migrate().map_err(|e| OpenError::Migrate {
+            url: redact_url(&settings.url),
+            reason: e.to_string(),
+        })?;
+        Ok(db)
+    }
+
+    /// Applies every pending migration of this backend; returns how many ran.
+    pub fn migrate(&self) -> Result<usize, StoreError> {
+        let mut conn = self.pool.get()?;
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+            DbConnection::Postgres(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len()),
+        }
+        .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(applied)
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.is_sqlite
+    }
+
+    /// Runs blocking diesel code on the blocking thread pool, never on an async worker.
+    /// A transaction lives entirely inside `f`.
+    pub async fn run<F, R>(&self, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        actix_web::web::block(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("blocking task failed: {e}")))?
+    }
+
+    /// Runs `f` synchronously; for command-line tools and start-up code only.
+    pub fn run_blocking<R>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut conn = self.pool.get()?;
+        f(&mut conn)
+    }
+
+    /// Checks that a connection can be had and answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|conn| {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[derive(Debug)]
+struct LogPoolErrors;
+
+impl r2d2::HandleError<r2d2::Error> for LogPoolErrors {
+    fn handle_error(&self, error: r2d2::Error) {
+        tracing::warn!(error = %error, "database connection failed");
+    }
+}
