@@ -1,1 +1,1 @@
-
+pub mod mock_idp;
