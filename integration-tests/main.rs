@@ -1,1 +1,1 @@
-
+mod mock_idp;

@@ -133,7 +133,10 @@ pub fn parse_request(
     clients: &[MockClient],
 ) -> Result<AuthorizationRequest, AuthorizeRejection> {
     let untrusted = |message: &str| Err(AuthorizeRejection::Untrusted(message.to_owned()));
-    if matches!(params.duplicate.as_deref(), Some("client_id" | "redirect_uri")) {
+    if matches!(
+        params.duplicate.as_deref(),
+        Some("client_id" | "redirect_uri")
+    ) {
         return untrusted("The request repeats client_id or redirect_uri.");
     }
     let Some(client_id) = params.get("client_id") else {
@@ -165,10 +168,7 @@ pub fn parse_request(
     };
 
     if let Some(name) = &params.duplicate {
-        return reject(
-            "invalid_request",
-            &format!("parameter {name} is repeated"),
-        );
+        return reject("invalid_request", &format!("parameter {name} is repeated"));
     }
     match params.get("response_type") {
         None => return reject("invalid_request", "response_type is missing"),
@@ -180,17 +180,17 @@ pub fn parse_request(
             );
         }
     }
-    if params.get("response_mode").is_some_and(|mode| mode != "query") {
+    if params
+        .get("response_mode")
+        .is_some_and(|mode| mode != "query")
+    {
         return reject("invalid_request", "only response_mode=query is supported");
     }
     if params.get("request").is_some() {
         return reject("request_not_supported", "request objects are not supported");
     }
     if params.get("request_uri").is_some() {
-        return reject(
-            "request_uri_not_supported",
-            "request_uri is not supported",
-        );
+        return reject("request_uri_not_supported", "request_uri is not supported");
     }
     let scope = params.get("scope").unwrap_or_default();
     if !scope.split_ascii_whitespace().any(|s| s == "openid") {
@@ -198,7 +198,10 @@ pub fn parse_request(
     }
 
     // PKCE, RFC 7636: only S256; required for public clients (RFC 9700 §2.1.1).
-    let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+    let code_challenge = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
         (None, None) if client.is_public() => {
             return reject("invalid_request", "PKCE (code_challenge, S256) is required");
         }
@@ -214,7 +217,10 @@ pub fn parse_request(
             Some(challenge.to_owned())
         }
         (Some(_), Some("S256")) => {
-            return reject("invalid_request", "code_challenge is not a base64url SHA-256 value");
+            return reject(
+                "invalid_request",
+                "code_challenge is not a base64url SHA-256 value",
+            );
         }
         (Some(_), Some(_)) => {
             return reject("invalid_request", "code_challenge_method must be S256");
@@ -222,7 +228,11 @@ pub fn parse_request(
     };
 
     let mut prompt = Prompt::default();
-    for value in params.get("prompt").unwrap_or_default().split_ascii_whitespace() {
+    for value in params
+        .get("prompt")
+        .unwrap_or_default()
+        .split_ascii_whitespace()
+    {
         match value {
             "none" => prompt.is_none = true,
             // A fresh login page also lets the user pick another identity.
@@ -232,7 +242,10 @@ pub fn parse_request(
         }
     }
     if prompt.is_none && (prompt.is_login || params.get("prompt") != Some("none")) {
-        return reject("invalid_request", "prompt=none cannot be combined with other values");
+        return reject(
+            "invalid_request",
+            "prompt=none cannot be combined with other values",
+        );
     }
 
     let max_age = match params.get("max_age").map(str::parse::<u64>) {
@@ -300,7 +313,11 @@ pub fn decide_sso(
         Some(session) if !request.allowed_products.contains(&session.product.kind) => {
             "the session's product is not accepted by this request"
         }
-        Some(session) if request.max_age.is_some_and(|max_age| is_too_old(session, max_age, now)) => {
+        Some(session)
+            if request
+                .max_age
+                .is_some_and(|max_age| is_too_old(session, max_age, now)) =>
+        {
             "the last authentication is older than max_age"
         }
         Some(_) => return SsoDecision::Reuse,
@@ -381,13 +398,28 @@ mod tests {
 
     #[test]
     fn public_clients_must_send_an_s256_challenge() {
-        let public = [("client_id", "app"), ("redirect_uri", "https://app.example/cb")];
-        assert_eq!(error_of(parse_request(&params(&public), &clients())), "invalid_request");
+        let public = [
+            ("client_id", "app"),
+            ("redirect_uri", "https://app.example/cb"),
+        ];
+        assert_eq!(
+            error_of(parse_request(&params(&public), &clients())),
+            "invalid_request"
+        );
         let mut with_plain = public.to_vec();
-        with_plain.extend([("code_challenge", CHALLENGE), ("code_challenge_method", "plain")]);
-        assert_eq!(error_of(parse_request(&params(&with_plain), &clients())), "invalid_request");
+        with_plain.extend([
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "plain"),
+        ]);
+        assert_eq!(
+            error_of(parse_request(&params(&with_plain), &clients())),
+            "invalid_request"
+        );
         let mut with_s256 = public.to_vec();
-        with_s256.extend([("code_challenge", CHALLENGE), ("code_challenge_method", "S256")]);
+        with_s256.extend([
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ]);
         assert!(parse_request(&params(&with_s256), &clients()).is_ok());
     }
 
@@ -410,7 +442,10 @@ mod tests {
         let mut pairs = vec![("scope".to_owned(), "openid".to_owned())];
         pairs.extend(params(&[]).values);
         let repeated = AuthorizeParams::from_pairs(pairs);
-        assert_eq!(error_of(parse_request(&repeated, &clients())), "invalid_request");
+        assert_eq!(
+            error_of(parse_request(&repeated, &clients())),
+            "invalid_request"
+        );
     }
 
     #[test]
@@ -425,14 +460,33 @@ mod tests {
             auth_time: now - Duration::seconds(30),
         };
         let request = |extra: &[(&str, &str)]| parse_request(&params(extra), &clients()).unwrap();
-        assert_eq!(decide_sso(&request(&[]), Some(&session), now), SsoDecision::Reuse);
-        assert_eq!(decide_sso(&request(&[]), None, now), SsoDecision::Login);
-        assert_eq!(decide_sso(&request(&[("prompt", "login")]), Some(&session), now), SsoDecision::Login);
-        assert_eq!(decide_sso(&request(&[("max_age", "0")]), Some(&session), now), SsoDecision::Login);
-        assert_eq!(decide_sso(&request(&[("max_age", "60")]), Some(&session), now), SsoDecision::Reuse);
-        assert_eq!(decide_sso(&request(&[("max_age", "10")]), Some(&session), now), SsoDecision::Login);
         assert_eq!(
-            decide_sso(&request(&[("acr_values", "urn:eaccess:loa:high")]), Some(&session), now),
+            decide_sso(&request(&[]), Some(&session), now),
+            SsoDecision::Reuse
+        );
+        assert_eq!(decide_sso(&request(&[]), None, now), SsoDecision::Login);
+        assert_eq!(
+            decide_sso(&request(&[("prompt", "login")]), Some(&session), now),
+            SsoDecision::Login
+        );
+        assert_eq!(
+            decide_sso(&request(&[("max_age", "0")]), Some(&session), now),
+            SsoDecision::Login
+        );
+        assert_eq!(
+            decide_sso(&request(&[("max_age", "60")]), Some(&session), now),
+            SsoDecision::Reuse
+        );
+        assert_eq!(
+            decide_sso(&request(&[("max_age", "10")]), Some(&session), now),
+            SsoDecision::Login
+        );
+        assert_eq!(
+            decide_sso(
+                &request(&[("acr_values", "urn:eaccess:loa:high")]),
+                Some(&session),
+                now
+            ),
             SsoDecision::Login
         );
         assert!(matches!(

@@ -65,7 +65,11 @@ impl Outcome {
         rendered.map_or_else(
             |error| {
                 tracing::error!(error = %error, "cannot render a mock IdP page");
-                Self::error_page(500, "Something went wrong", "The page could not be rendered.")
+                Self::error_page(
+                    500,
+                    "Something went wrong",
+                    "The page could not be rendered.",
+                )
             },
             Self::Page,
         )
@@ -121,7 +125,12 @@ impl IdpState {
         (identity.product(session.product.kind) == Some(&session.product)).then_some(session)
     }
 
-    fn issue_code(&self, request: &AuthorizationRequest, session: &SsoSession, now: DateTime<Utc>) -> Url {
+    fn issue_code(
+        &self,
+        request: &AuthorizationRequest,
+        session: &SsoSession,
+        now: DateTime<Utc>,
+    ) -> Url {
         let expires_at = now + seconds(self.settings.code_lifetime_secs);
         let code = self
             .store
@@ -129,7 +138,13 @@ impl IdpState {
         authorize::success_url(request, &code, &self.issuer_id)
     }
 
-    fn login_page(&self, request_id: &str, request: &AuthorizationRequest, selected: (Option<&str>, Option<ProductKind>), error: &str) -> Outcome {
+    fn login_page(
+        &self,
+        request_id: &str,
+        request: &AuthorizationRequest,
+        selected: (Option<&str>, Option<ProductKind>),
+        error: &str,
+    ) -> Outcome {
         let client_name = self
             .settings
             .client(&request.client_id)
@@ -162,7 +177,12 @@ impl IdpState {
 }
 
 /// `GET|POST /authorize`: validate, then answer from the SSO session or show the login page.
-pub fn begin(state: &IdpState, params: &AuthorizeParams, cookie: Option<&str>, now: DateTime<Utc>) -> Outcome {
+pub fn begin(
+    state: &IdpState,
+    params: &AuthorizeParams,
+    cookie: Option<&str>,
+    now: DateTime<Utc>,
+) -> Outcome {
     let request = match authorize::parse_request(params, &state.settings.clients) {
         Ok(request) => request,
         Err(AuthorizeRejection::Untrusted(message)) => {
@@ -210,14 +230,23 @@ pub fn choose(state: &IdpState, form: &LoginForm, now: DateTime<Utc>) -> Outcome
     let request = &pending.request;
     let product_kind = form.product.as_deref().and_then(ProductKind::parse);
     let again = |message: &str| {
-        state.login_page(request_id, request, (form.identity.as_deref(), product_kind), message)
+        state.login_page(
+            request_id,
+            request,
+            (form.identity.as_deref(), product_kind),
+            message,
+        )
     };
     match form.action.as_deref() {
         Some("cancel") => return cancel(state, request_id, now),
         Some("continue") => {}
         _ => return again("Choose Continue or Cancel."),
     }
-    let Some(identity) = form.identity.as_deref().and_then(|id| state.settings.identity(id)) else {
+    let Some(identity) = form
+        .identity
+        .as_deref()
+        .and_then(|id| state.settings.identity(id))
+    else {
         return again("Choose who you are.");
     };
     // Fault switch: this identity's login always fails.
@@ -301,7 +330,12 @@ impl std::fmt::Debug for ConfirmForm {
 }
 
 /// `POST /authorize/confirm`: the product step was completed (or cancelled).
-pub fn confirm(state: &IdpState, form: &ConfirmForm, cookie: Option<&str>, now: DateTime<Utc>) -> Outcome {
+pub fn confirm(
+    state: &IdpState,
+    form: &ConfirmForm,
+    cookie: Option<&str>,
+    now: DateTime<Utc>,
+) -> Outcome {
     let Some(request_id) = form.request_id.as_deref() else {
         return expired_request();
     };
@@ -363,7 +397,8 @@ fn step_problem(step: &ProductStep, form: &ConfirmForm) -> Option<&'static str> 
         }
         (None, ProductKind::EidCard) => {
             let pin = form.pin.as_deref().unwrap_or_default();
-            let is_pin = PIN_LENGTHS.contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit());
+            let is_pin =
+                PIN_LENGTHS.contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit());
             (!is_pin).then_some("The PIN must have 4 to 8 digits.")
         }
         (None, _) => None,
@@ -382,14 +417,21 @@ pub struct LogoutParams {
 /// `GET|POST /logout`: end the SSO session, then return to the client if it asked to.
 pub fn logout(state: &IdpState, params: &LogoutParams, cookie: Option<&str>) -> Outcome {
     let refuse = |message: &str| Outcome::error_page(400, "Invalid sign-out request", message);
-    let hinted_client = match params.id_token_hint.as_deref().filter(|hint| !hint.is_empty()) {
+    let hinted_client = match params
+        .id_token_hint
+        .as_deref()
+        .filter(|hint| !hint.is_empty())
+    {
         None => None,
         Some(hint) => match audience_of(&state.keys, &state.issuer_id, hint) {
             Some(audience) => Some(audience),
             None => return refuse("The id_token_hint was not issued by eAccess."),
         },
     };
-    let client_id = match (hinted_client, params.client_id.as_deref().filter(|id| !id.is_empty())) {
+    let client_id = match (
+        hinted_client,
+        params.client_id.as_deref().filter(|id| !id.is_empty()),
+    ) {
         (Some(hinted), Some(given)) if hinted != given => {
             return refuse("client_id does not match the id_token_hint.");
         }
@@ -403,7 +445,11 @@ pub fn logout(state: &IdpState, params: &LogoutParams, cookie: Option<&str>) -> 
         },
         None => None,
     };
-    let location = match params.post_logout_redirect_uri.as_deref().filter(|uri| !uri.is_empty()) {
+    let location = match params
+        .post_logout_redirect_uri
+        .as_deref()
+        .filter(|uri| !uri.is_empty())
+    {
         None => None,
         Some(raw) => {
             let Some(client) = client else {
@@ -416,7 +462,9 @@ pub fn logout(state: &IdpState, params: &LogoutParams, cookie: Option<&str>) -> 
             {
                 Some(registered) => Some(registered.clone()),
                 None => {
-                    return refuse("post_logout_redirect_uri is not registered for this application.");
+                    return refuse(
+                        "post_logout_redirect_uri is not registered for this application.",
+                    );
                 }
             }
         }
@@ -434,9 +482,17 @@ pub fn logout(state: &IdpState, params: &LogoutParams, cookie: Option<&str>) -> 
                 session: SessionChange::End,
             }
         }
-        None => match pages::message(&state.base_path, "Signed out", "You are signed out of eAccess.") {
+        None => match pages::message(
+            &state.base_path,
+            "Signed out",
+            "You are signed out of eAccess.",
+        ) {
             Ok(html) => Outcome::Page(html),
-            Err(_) => Outcome::error_page(500, "Something went wrong", "The page could not be rendered."),
+            Err(_) => Outcome::error_page(
+                500,
+                "Something went wrong",
+                "The page could not be rendered.",
+            ),
         },
     }
 }

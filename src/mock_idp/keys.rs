@@ -122,11 +122,12 @@ fn generate_and_store(path: &Path) -> Result<Vec<u8>, MockIdpError> {
         path: path.to_owned(),
         source,
     };
-    let document = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-        .map_err(|_| MockIdpError::KeyRejected {
-            path: path.to_owned(),
-            message: "key generation failed".to_owned(),
-        })?;
+    let document =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(|_| MockIdpError::KeyRejected {
+                path: path.to_owned(),
+                message: "key generation failed".to_owned(),
+            })?;
     let pkcs8 = document.as_ref().to_vec();
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io_error)?;
@@ -161,14 +162,21 @@ fn generate_and_store(path: &Path) -> Result<Vec<u8>, MockIdpError> {
 }
 
 fn public_jwk(path: &Path, pkcs8: &[u8]) -> Result<PublicJwk, MockIdpError> {
-    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8, &SystemRandom::new())
-        .map_err(|error| MockIdpError::KeyRejected {
-            path: path.to_owned(),
-            message: format!("not a P-256 PKCS#8 key ({error})"),
-        })?;
+    let pair = EcdsaKeyPair::from_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        pkcs8,
+        &SystemRandom::new(),
+    )
+    .map_err(|error| MockIdpError::KeyRejected {
+        path: path.to_owned(),
+        message: format!("not a P-256 PKCS#8 key ({error})"),
+    })?;
     // Uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
     let point = pair.public_key().as_ref();
-    let (x, y) = (URL_SAFE_NO_PAD.encode(&point[1..33]), URL_SAFE_NO_PAD.encode(&point[33..65]));
+    let (x, y) = (
+        URL_SAFE_NO_PAD.encode(&point[1..33]),
+        URL_SAFE_NO_PAD.encode(&point[33..65]),
+    );
     // RFC 7638 thumbprint: required members in lexicographic order, no whitespace.
     let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
     let kid = URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()));

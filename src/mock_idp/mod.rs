@@ -90,7 +90,11 @@ impl MockIdp {
 /// to redirects after a form submission.
 fn content_security_policy(settings: &MockIdpSettings) -> String {
     let mut form_action = vec!["'self'".to_owned()];
-    for uri in settings.clients.iter().flat_map(|client| &client.redirect_uris) {
+    for uri in settings
+        .clients
+        .iter()
+        .flat_map(|client| &client.redirect_uris)
+    {
         let origin = uri.origin().ascii_serialization();
         if !form_action.contains(&origin) {
             form_action.push(origin);

@@ -16,25 +16,42 @@ pub const SESSION_COOKIE: &str = "mock_eaccess_session";
 
 /// Register the mock's routes (relative to the issuer path).
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/.well-known/openid-configuration", web::get().to(get_discovery))
-        .route("/jwks", web::get().to(get_jwks))
-        .route("/authorize", web::get().to(get_authorize))
-        .route("/authorize", web::post().to(post_authorize))
-        .route("/authorize/login", web::post().to(post_login))
-        .route("/authorize/confirm", web::post().to(post_confirm))
-        .route("/token", web::post().to(post_token))
-        .route("/userinfo", web::get().to(get_userinfo))
-        .route("/userinfo", web::post().to(get_userinfo))
-        .route("/logout", web::get().to(get_logout))
-        .route("/logout", web::post().to(post_logout))
-        .route("/static/mock-idp.css", web::get().to(get_stylesheet));
+    cfg.route(
+        "/.well-known/openid-configuration",
+        web::get().to(get_discovery),
+    )
+    .route("/jwks", web::get().to(get_jwks))
+    .route("/authorize", web::get().to(get_authorize))
+    .route("/authorize", web::post().to(post_authorize))
+    .route("/authorize/login", web::post().to(post_login))
+    .route("/authorize/confirm", web::post().to(post_confirm))
+    .route("/token", web::post().to(post_token))
+    .route("/userinfo", web::get().to(get_userinfo))
+    .route("/userinfo", web::post().to(get_userinfo))
+    .route("/logout", web::get().to(get_logout))
+    .route("/logout", web::post().to(post_logout))
+    .route("/static/mock-idp.css", web::get().to(get_stylesheet));
 }
 
 async fn get_discovery(state: web::Data<IdpState>) -> HttpResponse {
     let issuer = &state.issuer_id;
     let mut claims: Vec<&str> = vec![
-        "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
-        "name", "given_name", "family_name", "email", "email_verified",
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "acr",
+        "amr",
+        "azp",
+        "at_hash",
+        "name",
+        "given_name",
+        "family_name",
+        "email",
+        "email_verified",
     ];
     claims.extend(["eaccess_product", "eaccess_product_serial"]);
     HttpResponse::Ok().json(serde_json::json!({
@@ -82,7 +99,11 @@ async fn get_authorize(req: HttpRequest, state: web::Data<IdpState>) -> HttpResp
     respond(&state, outcome)
 }
 
-async fn post_authorize(req: HttpRequest, state: web::Data<IdpState>, body: web::Bytes) -> HttpResponse {
+async fn post_authorize(
+    req: HttpRequest,
+    state: web::Data<IdpState>,
+    body: web::Bytes,
+) -> HttpResponse {
     let params = AuthorizeParams::from_pairs(url::form_urlencoded::parse(&body).into_owned());
     let outcome = flow::begin(&state, &params, session_cookie(&req).as_deref(), Utc::now());
     respond(&state, outcome)
@@ -92,20 +113,42 @@ async fn post_login(state: web::Data<IdpState>, form: web::Form<LoginForm>) -> H
     respond(&state, flow::choose(&state, &form, Utc::now()))
 }
 
-async fn post_confirm(req: HttpRequest, state: web::Data<IdpState>, form: web::Form<ConfirmForm>) -> HttpResponse {
+async fn post_confirm(
+    req: HttpRequest,
+    state: web::Data<IdpState>,
+    form: web::Form<ConfirmForm>,
+) -> HttpResponse {
     let outcome = flow::confirm(&state, &form, session_cookie(&req).as_deref(), Utc::now());
     respond(&state, outcome)
 }
 
-async fn get_logout(req: HttpRequest, state: web::Data<IdpState>, params: web::Query<LogoutParams>) -> HttpResponse {
-    respond(&state, flow::logout(&state, &params, session_cookie(&req).as_deref()))
+async fn get_logout(
+    req: HttpRequest,
+    state: web::Data<IdpState>,
+    params: web::Query<LogoutParams>,
+) -> HttpResponse {
+    respond(
+        &state,
+        flow::logout(&state, &params, session_cookie(&req).as_deref()),
+    )
 }
 
-async fn post_logout(req: HttpRequest, state: web::Data<IdpState>, params: web::Form<LogoutParams>) -> HttpResponse {
-    respond(&state, flow::logout(&state, &params, session_cookie(&req).as_deref()))
+async fn post_logout(
+    req: HttpRequest,
+    state: web::Data<IdpState>,
+    params: web::Form<LogoutParams>,
+) -> HttpResponse {
+    respond(
+        &state,
+        flow::logout(&state, &params, session_cookie(&req).as_deref()),
+    )
 }
 
-async fn post_token(req: HttpRequest, state: web::Data<IdpState>, body: web::Bytes) -> HttpResponse {
+async fn post_token(
+    req: HttpRequest,
+    state: web::Data<IdpState>,
+    body: web::Bytes,
+) -> HttpResponse {
     let delay = state.settings.faults.token_delay_ms;
     if delay > 0 {
         // Fault switch: a slow token endpoint.
@@ -115,7 +158,14 @@ async fn post_token(req: HttpRequest, state: web::Data<IdpState>, body: web::Byt
         let basic = header_str(&req, header::AUTHORIZATION)
             .map(token::parse_basic)
             .transpose()?;
-        token::exchange_code(&state.settings, &state.keys, &state.store, basic, &params, Utc::now())
+        token::exchange_code(
+            &state.settings,
+            &state.keys,
+            &state.store,
+            basic,
+            &params,
+            Utc::now(),
+        )
     });
     match result {
         Ok(response) => HttpResponse::Ok()
@@ -150,11 +200,14 @@ async fn get_userinfo(req: HttpRequest, state: web::Data<IdpState>) -> HttpRespo
 }
 
 fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
-    req.headers().get(name).and_then(|value| value.to_str().ok())
+    req.headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
 }
 
 fn session_cookie(req: &HttpRequest) -> Option<String> {
-    req.cookie(SESSION_COOKIE).map(|cookie| cookie.value().to_owned())
+    req.cookie(SESSION_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
 }
 
 fn status(code: u16) -> actix_web::http::StatusCode {
@@ -189,7 +242,8 @@ fn respond(state: &IdpState, outcome: Outcome) -> HttpResponse {
             title,
             message,
         } => {
-            let html = pages::message(&state.base_path, title, &message).unwrap_or_else(|_| title.to_owned());
+            let html = pages::message(&state.base_path, title, &message)
+                .unwrap_or_else(|_| title.to_owned());
             HttpResponse::build(status(code))
                 .content_type(ContentType::html())
                 .body(html)
@@ -200,8 +254,13 @@ fn respond(state: &IdpState, outcome: Outcome) -> HttpResponse {
             match session {
                 SessionChange::Keep => {}
                 SessionChange::Start(value) => {
-                    let max_age = i64::try_from(state.settings.session_lifetime_secs).unwrap_or(i64::MAX);
-                    response.cookie(session_cookie_template(state, value).max_age(time::Duration::seconds(max_age)).finish());
+                    let max_age =
+                        i64::try_from(state.settings.session_lifetime_secs).unwrap_or(i64::MAX);
+                    response.cookie(
+                        session_cookie_template(state, value)
+                            .max_age(time::Duration::seconds(max_age))
+                            .finish(),
+                    );
                 }
                 SessionChange::End => {
                     let mut cookie = session_cookie_template(state, String::new()).finish();
@@ -214,8 +273,15 @@ fn respond(state: &IdpState, outcome: Outcome) -> HttpResponse {
     }
 }
 
-fn session_cookie_template(state: &IdpState, value: String) -> actix_web::cookie::CookieBuilder<'static> {
-    let path = if state.base_path.is_empty() { "/".to_owned() } else { state.base_path.clone() };
+fn session_cookie_template(
+    state: &IdpState,
+    value: String,
+) -> actix_web::cookie::CookieBuilder<'static> {
+    let path = if state.base_path.is_empty() {
+        "/".to_owned()
+    } else {
+        state.base_path.clone()
+    };
     Cookie::build(SESSION_COOKIE, value)
         .path(path)
         .http_only(true)

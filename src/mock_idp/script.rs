@@ -50,7 +50,8 @@ pub async fn complete_login(
         ("request_id", confirm.request_id.clone()),
         ("action", "approve".to_owned()),
     ];
-    if let Some(code) = output(&step.html, "scan-code").or_else(|| output(&step.html, "token-code")) {
+    if let Some(code) = output(&step.html, "scan-code").or_else(|| output(&step.html, "token-code"))
+    {
         fields.push(("otp", code));
     }
     if step.html.contains(r#"name="pin""#) {
@@ -67,7 +68,10 @@ pub async fn complete_login(
 }
 
 /// Open `authorize_url` and press Cancel; returns the redirect (`error=access_denied`).
-pub async fn cancel_login(http: &reqwest::Client, authorize_url: &Url) -> Result<Url, MockIdpError> {
+pub async fn cancel_login(
+    http: &reqwest::Client,
+    authorize_url: &Url,
+) -> Result<Url, MockIdpError> {
     let page = match fetch(http, authorize_url).await? {
         Step::Redirect(location) => return Ok(location),
         Step::Page(page) => page,
@@ -76,7 +80,10 @@ pub async fn cancel_login(http: &reqwest::Client, authorize_url: &Url) -> Result
     match post(
         http,
         &login.action,
-        &[("request_id", login.request_id.as_str()), ("action", "cancel")],
+        &[
+            ("request_id", login.request_id.as_str()),
+            ("action", "cancel"),
+        ],
     )
     .await?
     {
@@ -99,7 +106,11 @@ async fn fetch(http: &reqwest::Client, url: &Url) -> Result<Step, MockIdpError> 
     read(url, http.get(url.clone()).send().await?).await
 }
 
-async fn post(http: &reqwest::Client, url: &Url, form: &[(&str, &str)]) -> Result<Step, MockIdpError> {
+async fn post(
+    http: &reqwest::Client,
+    url: &Url,
+    form: &[(&str, &str)],
+) -> Result<Step, MockIdpError> {
     read(url, http.post(url.clone()).form(form).send().await?).await
 }
 
@@ -137,7 +148,12 @@ struct LoginForm {
 impl LoginForm {
     /// The form whose action ends with `action_suffix`, and its hidden `request_id`.
     fn find(page: &Page, action_suffix: &str) -> Result<Self, MockIdpError> {
-        let missing = || MockIdpError::Script(format!("no form posting to {action_suffix} on {}", page.url));
+        let missing = || {
+            MockIdpError::Script(format!(
+                "no form posting to {action_suffix} on {}",
+                page.url
+            ))
+        };
         let action = tags(&page.html, "form")
             .filter_map(|tag| attribute(tag, "action"))
             .find(|action| action.ends_with(action_suffix))

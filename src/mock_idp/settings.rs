@@ -301,7 +301,10 @@ impl MockIdpSettings {
         }
         for (key, value) in [
             ("code_lifetime_secs", self.code_lifetime_secs),
-            ("access_token_lifetime_secs", self.access_token_lifetime_secs),
+            (
+                "access_token_lifetime_secs",
+                self.access_token_lifetime_secs,
+            ),
             ("id_token_lifetime_secs", self.id_token_lifetime_secs),
             ("login_lifetime_secs", self.login_lifetime_secs),
             ("session_lifetime_secs", self.session_lifetime_secs),

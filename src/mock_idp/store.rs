@@ -148,7 +148,12 @@ impl Store {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub fn insert_pending(&self, request: AuthorizationRequest, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    pub fn insert_pending(
+        &self,
+        request: AuthorizationRequest,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> String {
         let id = random_token();
         let mut inner = self.lock();
         inner.purge(now, self.keep_redeemed);
@@ -245,13 +250,22 @@ impl Store {
     }
 
     /// Start a session; returns the cookie value.
-    pub fn insert_session(&self, session: SsoSession, expires_at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    pub fn insert_session(
+        &self,
+        session: SsoSession,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> String {
         let id = random_token();
         let mut inner = self.lock();
         inner.purge(now, self.keep_redeemed);
-        inner
-            .sessions
-            .insert(hash(&id), StoredSession { session, expires_at });
+        inner.sessions.insert(
+            hash(&id),
+            StoredSession {
+                session,
+                expires_at,
+            },
+        );
         id
     }
 

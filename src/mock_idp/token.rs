@@ -223,7 +223,8 @@ pub fn check_code_grant(
         (Some(_), None) => Err(CodeProblem::PkceMissing),
         (Some(challenge), Some(verifier)) => {
             let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-            if is_verifier(verifier) && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes())) {
+            if is_verifier(verifier) && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+            {
                 Ok(())
             } else {
                 Err(CodeProblem::PkceMismatch)
@@ -257,7 +258,11 @@ pub struct IdentityClaims<'a> {
 }
 
 impl<'a> IdentityClaims<'a> {
-    pub fn new(identity: &'a MockIdentity, product: &'a MockProduct, auth_time: DateTime<Utc>) -> Self {
+    pub fn new(
+        identity: &'a MockIdentity,
+        product: &'a MockProduct,
+        auth_time: DateTime<Utc>,
+    ) -> Self {
         Self {
             sub: &identity.sub,
             name: identity.name(),
@@ -380,7 +385,10 @@ fn id_token(
     let lifetime = seconds(settings.id_token_lifetime_secs);
     // Fault switch: a token that expired a minute ago.
     let (iat, exp) = if identity.expired_id_token {
-        (now - lifetime - Duration::seconds(60), now - Duration::seconds(60))
+        (
+            now - lifetime - Duration::seconds(60),
+            now - Duration::seconds(60),
+        )
     } else {
         (now, now + lifetime)
     };
@@ -419,14 +427,18 @@ pub fn userinfo(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .ok_or_else(|| OAuthError::new(401, "", "Bearer access token required"))?;
-    let grant = store
-        .find_access_token(token, now)
-        .ok_or_else(|| OAuthError::invalid_token("the access token is unknown, expired or revoked"))?;
+    let grant = store.find_access_token(token, now).ok_or_else(|| {
+        OAuthError::invalid_token("the access token is unknown, expired or revoked")
+    })?;
     let identity = settings
         .identity(&grant.identity_id)
         .ok_or_else(|| OAuthError::invalid_token("the identity no longer exists"))?;
-    serde_json::to_value(IdentityClaims::new(identity, &grant.product, grant.auth_time))
-        .map_err(|_| OAuthError::server_error("cannot encode the claims"))
+    serde_json::to_value(IdentityClaims::new(
+        identity,
+        &grant.product,
+        grant.auth_time,
+    ))
+    .map_err(|_| OAuthError::server_error("cannot encode the claims"))
 }
 
 fn seconds(value: u64) -> Duration {
@@ -477,7 +489,15 @@ mod tests {
     fn the_rfc_7636_example_verifier_matches_its_challenge() {
         let now = Utc::now();
         let grant = grant(now, Some(CHALLENGE));
-        let check = |verifier| check_code_grant(&grant, "portal", Some("https://rp.example/cb"), verifier, now);
+        let check = |verifier| {
+            check_code_grant(
+                &grant,
+                "portal",
+                Some("https://rp.example/cb"),
+                verifier,
+                now,
+            )
+        };
         assert_eq!(check(Some(VERIFIER)), Ok(()));
         let wrong = VERIFIER.replace('d', "e");
         assert_eq!(check(Some(&wrong)), Err(CodeProblem::PkceMismatch));
@@ -489,13 +509,22 @@ mod tests {
         let now = Utc::now();
         let grant = grant(now, None);
         let uri = Some("https://rp.example/cb");
-        assert_eq!(check_code_grant(&grant, "other", uri, None, now), Err(CodeProblem::WrongClient));
-        assert_eq!(check_code_grant(&grant, "portal", None, None, now), Err(CodeProblem::WrongRedirectUri));
+        assert_eq!(
+            check_code_grant(&grant, "other", uri, None, now),
+            Err(CodeProblem::WrongClient)
+        );
+        assert_eq!(
+            check_code_grant(&grant, "portal", None, None, now),
+            Err(CodeProblem::WrongRedirectUri)
+        );
         assert_eq!(
             check_code_grant(&grant, "portal", uri, None, now + Duration::seconds(60)),
             Err(CodeProblem::Expired)
         );
-        assert_eq!(check_code_grant(&grant, "portal", uri, Some(VERIFIER), now), Err(CodeProblem::PkceUnexpected));
+        assert_eq!(
+            check_code_grant(&grant, "portal", uri, Some(VERIFIER), now),
+            Err(CodeProblem::PkceUnexpected)
+        );
     }
 
     #[test]
@@ -513,13 +542,28 @@ mod tests {
         let params = |body: &str| TokenParams::parse(body.as_bytes()).unwrap();
         let basic = || Some(("portal".to_owned(), "secret".to_owned()));
         assert!(authenticate_client(basic(), &params(""), &clients).is_ok());
-        assert!(authenticate_client(None, &params("client_id=portal&client_secret=secret"), &clients).is_ok());
+        assert!(
+            authenticate_client(
+                None,
+                &params("client_id=portal&client_secret=secret"),
+                &clients
+            )
+            .is_ok()
+        );
         assert_eq!(
-            authenticate_client(None, &params("client_id=portal&client_secret=nope"), &clients).unwrap_err().error,
+            authenticate_client(
+                None,
+                &params("client_id=portal&client_secret=nope"),
+                &clients
+            )
+            .unwrap_err()
+            .error,
             "invalid_client"
         );
         assert_eq!(
-            authenticate_client(basic(), &params("client_secret=secret"), &clients).unwrap_err().error,
+            authenticate_client(basic(), &params("client_secret=secret"), &clients)
+                .unwrap_err()
+                .error,
             "invalid_request"
         );
     }
