@@ -42,7 +42,7 @@ fn client_builder() -> reqwest::ClientBuilder {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none())
 }
 
-async fn spawn_idp(tweak: impl FnOnce(&mut MockIdpSettings)) -> TestIdp {
+fn spawn_idp(tweak: impl FnOnce(&mut MockIdpSettings)) -> TestIdp {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("keys/mock-idp.pem");
     spawn_idp_with_key(dir, key_file, tweak)
@@ -192,7 +192,7 @@ async fn assert_token_error(
     headers
 }
 
-async fn assert_error_page(response: reqwest::Response) {
+fn assert_error_page(response: reqwest::Response) {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.headers().get("location").is_none());
     assert!(
@@ -220,7 +220,7 @@ type EAccessIdToken = IdToken<
 #[tokio::test]
 async fn an_openidconnect_relying_party_completes_the_code_flow_with_pkce_and_reads_the_product_claims()
  {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let issuer = IssuerUrl::new(idp.issuer.clone()).unwrap();
     let metadata = CoreProviderMetadata::discover_async(issuer.clone(), &idp.http)
         .await
@@ -328,7 +328,7 @@ async fn an_openidconnect_relying_party_completes_the_code_flow_with_pkce_and_re
 
 #[tokio::test]
 async fn discovery_advertises_the_strict_profile() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let response = idp
         .http
         .get(idp.url("/.well-known/openid-configuration"))
@@ -359,28 +359,28 @@ async fn discovery_advertises_the_strict_profile() {
 
 #[tokio::test]
 async fn an_unregistered_redirect_uri_gets_an_error_page_and_no_redirect() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (_, challenge) = pkce();
     for wrong in [
         "http://127.0.0.1:9/auth/callback/",
         "http://evil.example/auth/callback",
     ] {
         let url = idp.authorize_url(&challenge, &[("redirect_uri", wrong)]);
-        assert_error_page(idp.browser.get(url).send().await.unwrap()).await;
+        assert_error_page(idp.browser.get(url).send().await.unwrap());
     }
 }
 
 #[tokio::test]
 async fn an_unknown_client_gets_an_error_page_and_no_redirect() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (_, challenge) = pkce();
     let url = idp.authorize_url(&challenge, &[("client_id", "intruder")]);
-    assert_error_page(idp.browser.get(url).send().await.unwrap()).await;
+    assert_error_page(idp.browser.get(url).send().await.unwrap());
 }
 
 #[tokio::test]
 async fn a_wrong_client_secret_is_refused_with_401_invalid_client_and_a_basic_challenge() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (code, verifier) = idp.login("jean", "luxtrust_scan", &[]).await;
     let form = [
         ("grant_type", "authorization_code"),
@@ -411,7 +411,7 @@ async fn a_wrong_client_secret_is_refused_with_401_invalid_client_and_a_basic_ch
 
 #[tokio::test]
 async fn a_reused_code_gets_invalid_grant_and_revokes_the_first_access_token() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (code, verifier) = idp.login("sophie", "eid_card", &[]).await;
     let first = idp.redeem(&code, &verifier).await;
     assert_eq!(first.status(), StatusCode::OK);
@@ -437,7 +437,7 @@ async fn a_reused_code_gets_invalid_grant_and_revokes_the_first_access_token() {
 
 #[tokio::test]
 async fn userinfo_without_a_bearer_token_is_401_with_a_bearer_challenge() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let response = idp.http.get(idp.url("/userinfo")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(
@@ -450,7 +450,7 @@ async fn userinfo_without_a_bearer_token_is_401_with_a_bearer_challenge() {
 
 #[tokio::test]
 async fn a_wrong_pkce_verifier_gets_invalid_grant() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (code, _) = idp.login("luc", "luxtrust_mobile", &[]).await;
     let (other_verifier, _) = pkce();
     let response = idp.redeem(&code, &other_verifier).await;
@@ -459,7 +459,7 @@ async fn a_wrong_pkce_verifier_gets_invalid_grant() {
 
 #[tokio::test]
 async fn a_public_client_without_pkce_is_refused_with_invalid_request_at_authorize() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let url = idp.authorize_url(
         "",
         &[
@@ -486,7 +486,7 @@ async fn a_public_client_without_pkce_is_refused_with_invalid_request_at_authori
 
 #[tokio::test]
 async fn a_plain_pkce_challenge_is_refused_with_invalid_request() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (verifier, _) = pkce();
     let url = idp.authorize_url(&verifier, &[("code_challenge_method", "plain")]);
     let response = idp.browser.get(url).send().await.unwrap();
@@ -500,7 +500,7 @@ async fn a_plain_pkce_challenge_is_refused_with_invalid_request() {
 
 #[tokio::test]
 async fn a_public_client_with_pkce_gets_tokens_without_a_secret() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (verifier, challenge) = pkce();
     let url = idp.authorize_url(
         &challenge,
@@ -531,7 +531,7 @@ async fn a_public_client_with_pkce_gets_tokens_without_a_secret() {
 
 #[tokio::test]
 async fn an_expired_code_gets_invalid_grant() {
-    let idp = spawn_idp(|settings| settings.code_lifetime_secs = 1).await;
+    let idp = spawn_idp(|settings| settings.code_lifetime_secs = 1);
     let (code, verifier) = idp.login("marie", "luxtrust_mobile", &[]).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let response = idp.redeem(&code, &verifier).await;
@@ -540,7 +540,7 @@ async fn an_expired_code_gets_invalid_grant() {
 
 #[tokio::test]
 async fn an_sso_session_answers_at_once_but_prompt_login_shows_the_login_form_again() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     idp.login("marie", "eid_card", &[]).await;
 
     let (_, challenge) = pkce();
@@ -572,7 +572,7 @@ async fn an_sso_session_answers_at_once_but_prompt_login_shows_the_login_form_ag
 
 #[tokio::test]
 async fn prompt_none_without_a_session_gets_login_required() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (_, challenge) = pkce();
     let response = idp
         .browser
@@ -588,7 +588,7 @@ async fn prompt_none_without_a_session_gets_login_required() {
 
 #[tokio::test]
 async fn max_age_zero_yields_a_fresh_auth_time() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let auth_time = |body: &Value| {
         jwt_claims(body["id_token"].as_str().unwrap())["auth_time"]
             .as_i64()
@@ -611,7 +611,7 @@ async fn max_age_zero_yields_a_fresh_auth_time() {
 
 #[tokio::test]
 async fn cancel_redirects_with_access_denied_state_and_iss() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (_, challenge) = pkce();
     let callback = script::cancel_login(&idp.browser, &idp.authorize_url(&challenge, &[]))
         .await
@@ -627,7 +627,7 @@ async fn cancel_redirects_with_access_denied_state_and_iss() {
 
 #[tokio::test]
 async fn an_identity_with_the_server_error_fault_gets_server_error() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (_, challenge) = pkce();
     let url = idp.authorize_url(&challenge, &[]);
     let callback = script::complete_login(&idp.browser, &url, "broken", "luxtrust_mobile")
@@ -643,7 +643,7 @@ async fn an_identity_with_the_server_error_fault_gets_server_error() {
 
 #[tokio::test]
 async fn product_hint_offers_only_the_requested_products() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (_, challenge) = pkce();
     let url = idp.authorize_url(
         &challenge,
@@ -672,7 +672,7 @@ async fn product_hint_offers_only_the_requested_products() {
 
 #[tokio::test]
 async fn the_acr_of_the_identity_card_is_high() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (code, verifier) = idp
         .login(
             "marie",
@@ -689,7 +689,7 @@ async fn the_acr_of_the_identity_card_is_high() {
 
 #[tokio::test]
 async fn a_wrong_scan_code_shows_the_step_page_again() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (_, challenge) = pkce();
     let page = idp
         .browser
@@ -745,7 +745,7 @@ async fn a_wrong_scan_code_shows_the_step_page_again() {
 
 #[tokio::test]
 async fn logout_ends_the_sso_session_and_returns_to_the_registered_uri_with_state() {
-    let idp = spawn_idp(|_| {}).await;
+    let idp = spawn_idp(|_| {});
     let (code, verifier) = idp.login("marie", "luxtrust_mobile", &[]).await;
     let body: Value = idp.redeem(&code, &verifier).await.json().await.unwrap();
     let id_token = body["id_token"].as_str().unwrap();
@@ -778,7 +778,7 @@ async fn logout_ends_the_sso_session_and_returns_to_the_registered_uri_with_stat
     bad.query_pairs_mut()
         .append_pair("id_token_hint", id_token)
         .append_pair("post_logout_redirect_uri", "http://evil.example/");
-    assert_error_page(idp.browser.get(bad).send().await.unwrap()).await;
+    assert_error_page(idp.browser.get(bad).send().await.unwrap());
 }
 
 #[tokio::test]
@@ -790,8 +790,7 @@ async fn the_expired_id_token_fault_issues_an_id_token_that_is_already_expired()
             .find(|i| i.id == "jean")
             .unwrap()
             .expired_id_token = true;
-    })
-    .await;
+    });
     let (code, verifier) = idp.login("jean", "luxtrust_scan", &[]).await;
     let body: Value = idp.redeem(&code, &verifier).await.json().await.unwrap();
     let claims = jwt_claims(body["id_token"].as_str().unwrap());
@@ -800,7 +799,7 @@ async fn the_expired_id_token_fault_issues_an_id_token_that_is_already_expired()
 
 #[tokio::test]
 async fn the_signing_key_survives_a_restart() {
-    let first = spawn_idp(|_| {}).await;
+    let first = spawn_idp(|_| {});
     let jwks = |idp: &TestIdp| {
         let url = idp.url("/jwks");
         let http = idp.http.clone();

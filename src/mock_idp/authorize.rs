@@ -2,6 +2,7 @@
 //! sign-on session be reused, and how to build the redirect back to the client.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
 use url::Url;
@@ -21,10 +22,13 @@ impl AuthorizeParams {
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut params = Self::default();
         for (name, value) in pairs {
-            if params.values.contains_key(&name) {
-                params.duplicate.get_or_insert(name);
-            } else {
-                params.values.insert(name, value);
+            match params.values.entry(name) {
+                Entry::Occupied(entry) => {
+                    params.duplicate.get_or_insert_with(|| entry.key().clone());
+                }
+                Entry::Vacant(entry) => {
+                    entry.insert(value);
+                }
             }
         }
         params
@@ -71,7 +75,7 @@ pub enum AuthorizeRejection {
     /// (RFC 6749 §4.1.2.1 first paragraph).
     Untrusted(String),
     /// Tell the client through its redirect URI.
-    Redirect(ErrorRedirect),
+    Redirect(Box<ErrorRedirect>),
 }
 
 /// An RFC 6749 §4.1.2.1 error response.
@@ -159,12 +163,12 @@ pub fn parse_request(
 
     let state = params.get("state").map(str::to_owned);
     let reject = |error: &'static str, description: &str| {
-        Err(AuthorizeRejection::Redirect(ErrorRedirect {
+        Err(AuthorizeRejection::Redirect(Box::new(ErrorRedirect {
             redirect_uri: redirect_uri.clone(),
             error,
             description: description.to_owned(),
             state: state.clone(),
-        }))
+        })))
     };
 
     if let Some(name) = &params.duplicate {

@@ -199,10 +199,10 @@ impl Store {
         code
     }
 
-    /// Redeem a code in one step: `check` decides, and on success the code is marked
-    /// redeemed and `access` is stored under `access_token`. If `check` refuses with a
-    /// problem for which `revokes(&problem)` holds (a reused code, RFC 6749 §4.1.2), the
-    /// access token issued for it is revoked; if `burns(&problem)` holds the code is deleted.
+    /// Redeem a code in one step, under one lock: `check` decides, and on success the code
+    /// is marked redeemed and the access grant is stored under `access_token`. On refusal,
+    /// `consequence` says whether to revoke the access token already issued for the code
+    /// (reuse, RFC 6749 §4.1.2) or to delete the code (failed PKCE proof).
     pub fn redeem_code<P>(
         &self,
         code: &str,
