@@ -234,8 +234,10 @@ fn token_error(error: &OAuthError) -> HttpResponse {
 
 fn respond(state: &IdpState, outcome: Outcome) -> HttpResponse {
     match outcome {
+        // Pages hold the pending login's request_id: never cache them.
         Outcome::Page(html) => HttpResponse::Ok()
             .content_type(ContentType::html())
+            .insert_header((header::CACHE_CONTROL, "no-store"))
             .body(html),
         Outcome::ErrorPage {
             status: code,
@@ -246,6 +248,7 @@ fn respond(state: &IdpState, outcome: Outcome) -> HttpResponse {
                 .unwrap_or_else(|_| title.to_owned());
             HttpResponse::build(status(code))
                 .content_type(ContentType::html())
+                .insert_header((header::CACHE_CONTROL, "no-store"))
                 .body(html)
         }
         Outcome::Redirect { location, session } => {

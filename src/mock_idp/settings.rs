@@ -490,6 +490,51 @@ mod tests {
         assert_eq!(settings.identities, default_identities());
     }
 
+    /// `std::env::set_var` is unsafe in edition 2024, so the test runs itself again in a
+    /// child process with the variables set.
+    #[test]
+    fn environment_variables_override_the_file_and_errors_name_the_key() {
+        const CHILD: &str = "MOCK_IDP_ENV_TEST_CHILD";
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_CONFIG_PATH);
+        match std::env::var(CHILD).as_deref() {
+            Ok("override") => {
+                let settings = MockIdpSettings::load(Some(&path)).unwrap();
+                assert_eq!(settings.code_lifetime_secs, 7);
+                assert_eq!(settings.faults.token_delay_ms, 250);
+                assert_eq!(settings.issuer.as_str(), "http://127.0.0.1:9999/");
+            }
+            Ok("invalid") => {
+                let error = MockIdpSettings::load(Some(&path)).unwrap_err().to_string();
+                assert!(error.contains("code_lifetime_secs"), "{error}");
+            }
+            _ => {
+                let exe = std::env::current_exe().unwrap();
+                let run = |mode: &str, vars: &[(&str, &str)]| {
+                    let status = std::process::Command::new(&exe)
+                        .args(["--exact", "mock_idp::settings::tests::environment_variables_override_the_file_and_errors_name_the_key"])
+                        .env(CHILD, mode)
+                        .envs(vars.iter().copied())
+                        .stdout(std::process::Stdio::null())
+                        .status()
+                        .unwrap();
+                    assert!(status.success(), "child run {mode} failed");
+                };
+                run(
+                    "override",
+                    &[
+                        ("DEVICELINK_MOCK_IDP__CODE_LIFETIME_SECS", "7"),
+                        ("DEVICELINK_MOCK_IDP__FAULTS__TOKEN_DELAY_MS", "250"),
+                        ("DEVICELINK_MOCK_IDP__ISSUER", "http://127.0.0.1:9999"),
+                    ],
+                );
+                run(
+                    "invalid",
+                    &[("DEVICELINK_MOCK_IDP__CODE_LIFETIME_SECS", "0")],
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_duplicate_identity_is_refused_naming_the_key() {
         let mut settings = local();
