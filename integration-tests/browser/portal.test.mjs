@@ -1,0 +1,285 @@
+// Real-browser tests of the devicelink portal and the bundled mock eAccess.
+//
+// Playwright (playwright-core, no downloaded browser) drives Debian's chromium against a running
+// `devicelink demo` (portal on :8080, mock eAccess on :8081) with a fresh database.
+// Run them through run.sh, which starts the server; see README.md.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const PLAYWRIGHT_VERSION = createRequire(import.meta.url)('playwright-core/package.json').version;
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const SCREENSHOTS = join(HERE, 'screenshots');
+
+const PORTAL = new URL(process.env.PORTAL_URL ?? 'http://127.0.0.1:8080/');
+const IDP = new URL(process.env.MOCK_IDP_URL ?? 'http://127.0.0.1:8081/');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const STEP_TIMEOUT_MS = Number(process.env.STEP_TIMEOUT_MS ?? 15_000);
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+  '--disable-quic',
+];
+
+let browserVersion = 'unknown';
+
+before(async () => {
+  await mkdir(SCREENSHOTS, { recursive: true });
+});
+
+/**
+ * A fresh browser (own empty profile) per test: no cookie or SSO session leaks between tests.
+ * Records console errors, page errors and failed requests so that the test can report them.
+ */
+async function openBrowser(t) {
+  const profile = await mkdtemp(join(tmpdir(), 'devicelink-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 800 },
+    locale: 'en-GB',
+    timeout: 60_000,
+  });
+  context.setDefaultTimeout(STEP_TIMEOUT_MS);
+  context.setDefaultNavigationTimeout(STEP_TIMEOUT_MS);
+  browserVersion = context.browser()?.version() ?? browserVersion;
+
+  const problems = [];
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' || msg.type() === 'warning') {
+      problems.push(`console ${msg.type()} on ${page.url()}: ${msg.text()}`);
+    }
+  });
+  page.on('pageerror', (err) => problems.push(`page error on ${page.url()}: ${err.message}`));
+  page.on('requestfailed', (req) =>
+    problems.push(`request failed: ${req.method()} ${req.url()}: ${req.failure()?.errorText}`),
+  );
+  page.on('response', (res) => {
+    if (res.status() >= 400) problems.push(`HTTP ${res.status()} for ${res.request().method()} ${res.url()}`);
+  });
+
+  t.after(async () => {
+    for (const p of problems) t.diagnostic(`browser: ${p}`);
+    await context.close().catch(() => {});
+    await rm(profile, { recursive: true, force: true }).catch(() => {});
+  });
+  return { context, page, problems };
+}
+
+/**
+ * Runs one step of a scenario with a name and timing; on failure the error names the step,
+ * the page's URL and the start of its visible text, and a screenshot is saved.
+ */
+function stepper(t, page, scenario) {
+  let n = 0;
+  return async function step(name, fn) {
+    n += 1;
+    const started = performance.now();
+    try {
+      const result = await fn();
+      t.diagnostic(`${scenario} step ${n} "${name}": ${Math.round(performance.now() - started)} ms`);
+      return result;
+    } catch (err) {
+      let text = '';
+      try {
+        text = (await page.locator('body').innerText({ timeout: 2_000 })).replace(/\s+/g, ' ').slice(0, 400);
+      } catch {
+        text = '(page text unavailable)';
+      }
+      const shot = join(SCREENSHOTS, `failure-${scenario}-step${n}.png`);
+      await page.screenshot({ path: shot, fullPage: true, timeout: 5_000 }).catch(() => {});
+      const wrapped = new Error(
+        `${scenario}: step ${n} "${name}" failed: ${err.message}\n  at URL: ${page.url()}\n  page text: ${text}\n  screenshot: ${shot}`,
+      );
+      wrapped.cause = err;
+      throw wrapped;
+    }
+  };
+}
+
+function onOrigin(origin, path) {
+  return (url) => url.origin === origin.origin && (path === undefined || url.pathname === path);
+}
+
+async function visibleText(locator, what) {
+  await locator.waitFor({ state: 'visible' }).catch((err) => {
+    throw new Error(`${what} is not visible: ${err.message.split('\n')[0]}`);
+  });
+  return (await locator.innerText()).replace(/\s+/g, ' ').trim();
+}
+
+/** From the portal's home page to the mock eAccess login form. */
+async function startSignIn(step, page) {
+  await step('open the home page', async () => {
+    const res = await page.goto(PORTAL.href);
+    assert.equal(res?.status(), 200, `home page answered HTTP ${res?.status()}`);
+    const label = await visibleText(page.locator('#sign-in'), 'the #sign-in link');
+    assert.match(label, /sign in with eaccess/i, `#sign-in reads "${label}"`);
+  });
+  await step('follow "Sign in with eAccess" to the mock eAccess', async () => {
+    await page.locator('#sign-in').click();
+    await page.waitForURL(onOrigin(IDP), { waitUntil: 'load' }).catch((err) => {
+      throw new Error(`did not reach the mock eAccess (${IDP.origin}): ${err.message.split('\n')[0]}`);
+    });
+    // The login form must be shown (no silent SSO reuse): it has the identity radios.
+    await page.locator('input[name="identity"]').first().waitFor({ state: 'visible' }).catch(() => {
+      throw new Error('the mock eAccess did not show its login form (identity choice)');
+    });
+  });
+}
+
+/** On the mock login form: choose identity and product, continue, then complete the product step. */
+async function loginAtMock(step, page, identity, product) {
+  await step(`choose ${identity} with ${product}`, async () => {
+    await page.locator(`input[name="identity"][value="${identity}"]`).check();
+    await page.locator(`input[name="product"][value="${product}"]`).check();
+    await page.locator('button[name="action"][value="continue"]').click();
+    await page.locator('button[name="action"][value="approve"]').waitFor({ state: 'visible' }).catch(() => {
+      throw new Error(`no product step page (approve button) after choosing ${identity}/${product}`);
+    });
+  });
+  await step(`complete the ${product} step`, async () => {
+    if (product === 'luxtrust_scan' || product === 'luxtrust_token') {
+      const id = product === 'luxtrust_scan' ? '#scan-code' : '#token-code';
+      const code = await visibleText(page.locator(id), id);
+      assert.match(code, /^\d{6}$/, `${id} should show a 6-digit code, shows "${code}"`);
+      await page.locator('input[name="otp"]').fill(code);
+    } else if (product === 'eid_card') {
+      await page.locator('input[name="pin"]').fill('123456');
+    }
+    await page.locator('button[name="action"][value="approve"]').click();
+    await page.waitForURL(onOrigin(PORTAL), { waitUntil: 'load' }).catch((err) => {
+      throw new Error(`approving did not lead back to the portal: ${err.message.split('\n')[0]}`);
+    });
+  });
+}
+
+async function productRows(page) {
+  const rows = page.locator('#products tbody tr');
+  return (await rows.allInnerTexts()).map((r) => r.replace(/\s+/g, ' ').trim());
+}
+
+test('first sign-in with LuxTrust Mobile registers, signs out, then signs in with the eID card', async (t) => {
+  const { page } = await openBrowser(t);
+  const step = stepper(t, page, 'signin');
+  t.diagnostic(`chromium ${browserVersion}`);
+
+  await startSignIn(step, page);
+  await loginAtMock(step, page, 'marie', 'luxtrust_mobile');
+
+  await step('register (first sign-in)', async () => {
+    assert.equal(
+      new URL(page.url()).pathname,
+      '/register',
+      `first sign-in of marie should land on /register (is the database fresh?), landed on ${page.url()}`,
+    );
+    const email = page.locator('#email');
+    await email.waitFor({ state: 'visible' });
+    assert.equal(await email.inputValue(), 'marie@example.lu', '#email should be prefilled from eAccess');
+    await page.locator('input[name="accept_terms"]').check();
+    await page.locator('#register').click();
+    await page.waitForURL(onOrigin(PORTAL, '/dashboard'), { waitUntil: 'load' }).catch((err) => {
+      throw new Error(`registering did not lead to /dashboard: ${err.message.split('\n')[0]}`);
+    });
+  });
+
+  await step('dashboard after registration', async () => {
+    const link = page.locator('#link-device');
+    await link.waitFor({ state: 'visible' }).catch(() => {
+      throw new Error('the "Link a device" control (#link-device) is not visible on the dashboard');
+    });
+    assert.match(await link.innerText(), /link a device/i, '#link-device should read "Link a device"');
+    const espaces = await visibleText(page.locator('#espaces'), '#espaces');
+    assert.match(espaces, /\bPrivate\b/, `#espaces should contain "Private", has "${espaces}"`);
+    const rows = await productRows(page);
+    assert.equal(rows.length, 1, `#products should list exactly one product, lists ${JSON.stringify(rows)}`);
+    assert.match(rows[0], /LuxTrust Mobile/, `#products should list LuxTrust Mobile, lists ${JSON.stringify(rows)}`);
+    assert.match(rows[0], /LTM-1001-2002/, `#products should show marie's LuxTrust Mobile serial, row: ${rows[0]}`);
+  });
+
+  await step('full-page screenshot of the dashboard', async () => {
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard.png'), fullPage: true });
+  });
+
+  await step('sign out', async () => {
+    await page.getByRole('button', { name: /sign out/i }).click();
+    await page.waitForURL(onOrigin(PORTAL), { waitUntil: 'load' }).catch((err) => {
+      throw new Error(`signing out did not lead back to the portal: ${err.message.split('\n')[0]}`);
+    });
+    await page.locator('#sign-in').waitFor({ state: 'visible' }).catch(() => {
+      throw new Error(`after signing out, no "Sign in with eAccess" link on ${page.url()}`);
+    });
+  });
+
+  await step('the dashboard is closed after signing out', async () => {
+    await page.goto(new URL('/dashboard', PORTAL).href);
+    assert.equal(
+      await page.locator('#link-device').count(),
+      0,
+      `after signing out, /dashboard still shows the dashboard (now at ${page.url()})`,
+    );
+  });
+
+  await startSignIn(step, page);
+  await loginAtMock(step, page, 'marie', 'eid_card');
+
+  await step('dashboard after the second sign-in lists both products', async () => {
+    assert.equal(
+      new URL(page.url()).pathname,
+      '/dashboard',
+      `a registered user should land on /dashboard, landed on ${page.url()}`,
+    );
+    await page.locator('#link-device').waitFor({ state: 'visible' });
+    const rows = await productRows(page);
+    assert.equal(rows.length, 2, `#products should list two products, lists ${JSON.stringify(rows)}`);
+    assert.ok(
+      rows.some((r) => /LuxTrust Mobile/.test(r) && /LTM-1001-2002/.test(r)),
+      `#products should still list LuxTrust Mobile (LTM-1001-2002): ${JSON.stringify(rows)}`,
+    );
+    assert.ok(
+      rows.some((r) => /\beID\b|identity card/i.test(r) && /EID-0123456789/.test(r)),
+      `#products should list the eID card (EID-0123456789): ${JSON.stringify(rows)}`,
+    );
+  });
+});
+
+test('cancelling at the mock eAccess shows the access_denied error page', async (t) => {
+  const { page } = await openBrowser(t);
+  const step = stepper(t, page, 'cancel');
+
+  await startSignIn(step, page);
+  await step('cancel on the mock login form', async () => {
+    await page.locator('button[name="action"][value="cancel"]').click();
+    await page.waitForURL(onOrigin(PORTAL), { waitUntil: 'load' }).catch((err) => {
+      throw new Error(`cancelling did not lead back to the portal: ${err.message.split('\n')[0]}`);
+    });
+  });
+  await step('error page says access_denied', async () => {
+    const code = await visibleText(page.locator('#error-code'), 'the error code (#error-code)');
+    assert.equal(code, 'access_denied', `#error-code should be access_denied, is "${code}"`);
+    assert.equal(await page.locator('#link-device').count(), 0, 'a cancelled sign-in must not show the dashboard');
+  });
+  await step('full-page screenshot of the error page', async () => {
+    await page.screenshot({ path: join(SCREENSHOTS, 'error-access-denied.png'), fullPage: true });
+  });
+});
+
+after(() => {
+  // Printed once, for the report.
+  console.log(`# chromium ${browserVersion}, playwright-core ${PLAYWRIGHT_VERSION}`);
+});
