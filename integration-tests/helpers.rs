@@ -5,6 +5,7 @@ use std::net::TcpListener;
 
 use devicelink::Application;
 use devicelink::config::{Profile, Settings};
+use devicelink::mock_idp::{MockIdp, MockIdpSettings, script};
 use diesel::{Connection, RunQueryDsl, pg::PgConnection};
 
 /// Which database a test runs against.
@@ -84,6 +85,7 @@ impl Drop for PgDatabase {
 /// A running devicelink with a client that keeps cookies and never follows redirects.
 pub struct TestApp {
     pub address: String,
+    pub mock_issuer: url::Url,
     pub client: reqwest::Client,
     pub settings: Settings,
     pub backend: Backend,
@@ -123,8 +125,17 @@ pub fn test_settings(
     settings
 }
 
-/// Starts devicelink; `None` when the backend is not available here (PostgreSQL unset).
+/// Starts the mock eAccess and devicelink; `None` when the backend is not available
+/// here (PostgreSQL unset).
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like [`spawn_app`], letting the test adjust the mock eAccess first (faults, identities).
+pub async fn spawn_app_with(
+    backend: Backend,
+    adjust_mock: impl FnOnce(&mut MockIdpSettings),
+) -> Option<TestApp> {
     let pg = match backend {
         Backend::Sqlite => None,
         Backend::Postgres => Some(PgDatabase::create(&postgres_url()?)),
@@ -132,7 +143,29 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temporary folder");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
     let port = listener.local_addr().expect("local address").port();
-    let settings = test_settings(backend, port, dir.path(), pg.as_ref());
+    let mock_listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
+    let mock_port = mock_listener.local_addr().expect("local address").port();
+    let mock_issuer: url::Url = format!("http://127.0.0.1:{mock_port}")
+        .parse()
+        .expect("url");
+
+    let mut settings = test_settings(backend, port, dir.path(), pg.as_ref());
+    settings.eaccess.issuer = mock_issuer.clone();
+    settings.eaccess.discovery_retry_secs = 1;
+    let mut mock = MockIdpSettings::for_local(
+        mock_issuer.clone(),
+        &settings.eaccess.client_id,
+        &settings.eaccess.client_secret,
+        vec![
+            format!("http://127.0.0.1:{port}/auth/eaccess/callback")
+                .parse()
+                .expect("url"),
+        ],
+        dir.path().join("mock-idp-key.pem"),
+    );
+    adjust_mock(&mut mock);
+    let idp = MockIdp::build(mock, mock_listener).expect("the mock eAccess starts");
+    tokio::spawn(idp.run_until_stopped());
     let app = Application::build(settings.clone(), listener).expect("the application starts");
     tokio::spawn(app.run_until_stopped());
     let client = http_client();
@@ -142,7 +175,20 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
         .await
         .expect("the application answers");
     assert_eq!(alive.status(), 200);
+    // Discovery of the mock runs in the background; wait until sign-in can work.
+    for _ in 0..100 {
+        let ready = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .expect("the application answers");
+        if ready.status() == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     Some(TestApp {
+        mock_issuer,
         address: format!("http://127.0.0.1:{port}"),
         client,
         settings,
@@ -164,6 +210,114 @@ impl TestApp {
             .await
             .expect("request is sent")
     }
+
+    /// Starts a sign-in and returns the eAccess authorization URL it redirects to.
+    pub async fn start_sign_in(&self) -> url::Url {
+        let res = self.get("/auth/login").await;
+        assert_eq!(res.status(), 303, "sign-in redirects to eAccess");
+        location(&res)
+    }
+
+    /// Drives the mock eAccess form and returns the callback URL it redirects to.
+    pub async fn eaccess_login(
+        &self,
+        authorize: &url::Url,
+        identity: &str,
+        product: &str,
+    ) -> url::Url {
+        script::complete_login(&self.client, authorize, identity, product)
+            .await
+            .expect("the mock eAccess login completes")
+    }
+
+    /// Signs in through the mock eAccess; returns the response of the callback
+    /// (303 to /dashboard or /register).
+    pub async fn sign_in(&self, identity: &str, product: &str) -> reqwest::Response {
+        let authorize = self.start_sign_in().await;
+        let callback = self.eaccess_login(&authorize, identity, product).await;
+        self.client
+            .get(callback)
+            .send()
+            .await
+            .expect("callback is sent")
+    }
+
+    /// Signs in and registers if needed; ends on the dashboard.
+    pub async fn sign_in_registered(&self, identity: &str, product: &str) {
+        let res = self.sign_in(identity, product).await;
+        assert_eq!(res.status(), 303);
+        if location_path(&res) == "/register" {
+            let form = self.get("/register").await.text().await.unwrap();
+            let csrf = hidden_value(&form, "csrf_token");
+            let email = format!("{identity}@example.lu");
+            let res = self
+                .client
+                .post(self.url("/register"))
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("email", email.as_str()),
+                    ("accept_terms", "yes"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 303);
+            assert_eq!(location_path(&res), "/dashboard");
+        } else {
+            assert_eq!(location_path(&res), "/dashboard");
+        }
+    }
+
+    /// The dashboard's HTML.
+    pub async fn dashboard(&self) -> String {
+        let res = self.get("/dashboard").await;
+        assert_eq!(res.status(), 200, "the dashboard is shown");
+        res.text().await.unwrap()
+    }
+
+    /// Counts rows of a table, straight from the database.
+    pub fn count_rows(&self, table: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let rows = match self.backend {
+            Backend::Sqlite => {
+                let path = self.dir.path().join("devicelink.db");
+                let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+                diesel::sql_query(sql).load::<Count>(&mut conn).unwrap()
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.pg.as_ref().unwrap().url).unwrap();
+                diesel::sql_query(sql).load::<Count>(&mut conn).unwrap()
+            }
+        };
+        rows[0].n
+    }
+}
+
+/// The `Location` header of a redirect, resolved as a URL.
+pub fn location(res: &reqwest::Response) -> url::Url {
+    let value = res.headers()["location"].to_str().unwrap();
+    res.url().join(value).expect("a valid Location")
+}
+
+/// The path of a redirect's `Location`.
+pub fn location_path(res: &reqwest::Response) -> String {
+    location(res).path().to_owned()
+}
+
+/// The value of `<input ... name="NAME" value="...">` in a page.
+pub fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name} in page"))
+        + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
 }
 
 /// Declares each listed async test body `fn(TestApp)` once per backend:

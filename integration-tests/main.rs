@@ -6,3 +6,4 @@ mod helpers;
 mod cli;
 mod foundation;
 mod mock_idp;
+mod portal;

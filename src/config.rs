@@ -37,6 +37,15 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub log: LogSettings,
     pub eaccess: EaccessSettings,
+    pub portal: PortalSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSettings {
+    pub session_idle_minutes: i64,
+    pub session_absolute_hours: i64,
+    pub terms_url: Url,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +99,10 @@ pub struct EaccessSettings {
     pub issuer: Url,
     pub client_id: String,
     pub client_secret: String,
+    pub scopes: String,
+    pub discovery_retry_secs: u64,
+    pub http_timeout_secs: u64,
+    pub login_timeout_secs: i64,
 }
 
 impl std::fmt::Debug for EaccessSettings {
@@ -98,7 +111,8 @@ impl std::fmt::Debug for EaccessSettings {
             .field("issuer", &self.issuer.as_str())
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
-            .finish()
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
     }
 }
 
@@ -187,6 +201,37 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "eaccess.client_secret",
                 "the demo secret cannot be used with `serve`; set the secret eAccess gave you",
+            ));
+        }
+        if !(1..=300).contains(&self.eaccess.discovery_retry_secs) {
+            return Err(ConfigError::invalid(
+                "eaccess.discovery_retry_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        if !(1..=120).contains(&self.eaccess.http_timeout_secs) {
+            return Err(ConfigError::invalid(
+                "eaccess.http_timeout_secs",
+                "must be between 1 and 120",
+            ));
+        }
+        if !(60..=3600).contains(&self.eaccess.login_timeout_secs) {
+            return Err(ConfigError::invalid(
+                "eaccess.login_timeout_secs",
+                "must be between 60 and 3600",
+            ));
+        }
+        let portal = &self.portal;
+        if !(1..=24 * 60).contains(&portal.session_idle_minutes) {
+            return Err(ConfigError::invalid(
+                "portal.session_idle_minutes",
+                "must be between 1 and 1440",
+            ));
+        }
+        if !(1..=7 * 24).contains(&portal.session_absolute_hours) {
+            return Err(ConfigError::invalid(
+                "portal.session_absolute_hours",
+                "must be between 1 and 168",
             ));
         }
         Ok(())

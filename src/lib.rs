@@ -1,11 +1,14 @@
 //! devicelink: link a citizen's phone to their portal account, then open the app with a
 //! 6-digit secret code or biometrics. See docs/architecture.md for the module map.
 
+pub mod accounts;
 pub mod audit;
 pub mod config;
 pub mod db;
+pub mod eaccess;
 pub mod http;
 pub mod mock_idp;
+pub mod portal;
 pub mod startup;
 pub mod telemetry;
 

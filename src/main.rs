@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use devicelink::Application;
 use devicelink::config::{Profile, Settings};
 use devicelink::db::Db;
+use devicelink::mock_idp::{MockIdp, MockIdpSettings};
 
 /// devicelink: link a citizen's phone to their portal account and open the app with a
 /// 6-digit secret code or biometrics.
@@ -39,6 +40,13 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Run only the bundled mock eAccess provider (default http://127.0.0.1:8081),
+    /// configured by conf/mock-idp.toml (see docs/mock-idp.md).
+    MockIdp {
+        /// The mock's configuration file.
+        #[arg(long, value_name = "FILE", default_value = "conf/mock-idp.toml")]
+        mock_config: PathBuf,
+    },
 }
 
 /// Exit code for unusable configuration (as sysexits' EX_USAGE family: 2).
@@ -48,7 +56,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let profile = match cli.command {
         Command::Serve | Command::Migrate => Profile::Production,
-        Command::Demo => Profile::Local,
+        Command::Demo | Command::MockIdp { .. } => Profile::Local,
     };
     let settings =
         match Settings::load(cli.config.as_deref()).and_then(|s| s.validate(profile).map(|()| s)) {
@@ -75,6 +83,7 @@ fn main() -> ExitCode {
             Command::Migrate => migrate(&settings),
             Command::Serve => serve(settings).await,
             Command::Demo => demo(settings).await,
+            Command::MockIdp { mock_config } => mock_idp(&mock_config).await,
         }
     });
     match result {
@@ -105,18 +114,64 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn mock_idp(path: &std::path::Path) -> anyhow::Result<()> {
+    let settings = MockIdpSettings::load(Some(path))?;
+    let addr = socket_addr_of(&settings.issuer)?;
+    let listener =
+        TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
+    let issuer = settings.issuer.clone();
+    let idp = MockIdp::build(settings, listener)?;
+    println!(
+        "mock eAccess is running at {issuer} (discovery: {issuer}.well-known/openid-configuration)"
+    );
+    idp.run_until_stopped().await?;
+    Ok(())
+}
+
+/// The address to listen on for a local URL such as http://127.0.0.1:8081.
+fn socket_addr_of(url: &url::Url) -> anyhow::Result<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let host = url
+        .host_str()
+        .ok_or_else(|| anyhow::anyhow!("the URL {url} names no host"))?;
+    let port = url.port_or_known_default().unwrap_or(80);
+    (host.trim_start_matches('[').trim_end_matches(']'), port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("cannot resolve {host}"))
+}
+
 async fn demo(settings: Settings) -> anyhow::Result<()> {
+    // The mock eAccess listens where the server expects eAccess, with a client whose
+    // redirect URI is this server's callback.
+    let issuer = settings.eaccess.issuer.clone();
+    let public_url = settings.server.public_url.clone();
+    let callback = public_url.join(devicelink::portal::routes::CALLBACK_PATH)?;
+    let mock_settings = MockIdpSettings::for_local(
+        issuer.clone(),
+        &settings.eaccess.client_id,
+        &settings.eaccess.client_secret,
+        vec![callback],
+        PathBuf::from("var/mock-idp/signing-key.pem"),
+    );
+    let mock_addr = socket_addr_of(&issuer)?;
+    let mock_listener = TcpListener::bind(mock_addr)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {mock_addr} for the mock eAccess: {e}"))?;
+    let idp = MockIdp::build(mock_settings, mock_listener)?;
+
     let listener = TcpListener::bind(settings.server.bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
-    let public_url = settings.server.public_url.clone();
     let app = Application::build(settings, listener)?;
     println!();
     println!("  devicelink demo is running");
-    println!("  portal:        {public_url}");
-    println!("  health:        {public_url}healthz");
+    println!("  portal:        {public_url}   <- open this in a browser");
+    println!(
+        "  mock eAccess:  {issuer} (test citizens: marie, jean, sophie, luc; see docs/mock-idp.md)"
+    );
+    println!("  health:        {public_url}healthz  {public_url}readyz");
     println!("  database:      var/devicelink.db (SQLite)");
     println!("  Stop with Ctrl-C.");
     println!();
-    app.run_until_stopped().await?;
+    tokio::try_join!(app.run_until_stopped(), idp.run_until_stopped())?;
     Ok(())
 }

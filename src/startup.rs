@@ -11,13 +11,16 @@ use actix_web::{App, HttpServer, web};
 
 use crate::config::Settings;
 use crate::db::{Db, OpenError};
+use crate::eaccess::{Eaccess, EaccessError};
 use crate::http::{self, middleware};
+use crate::portal;
 
 /// State shared by every request handler of one server instance. Holds nothing another
 /// instance would need: sessions, ceremonies and counters live in the database.
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
+    pub eaccess: Arc<Eaccess>,
 }
 
 /// Why the application could not start.
@@ -25,6 +28,8 @@ pub struct AppState {
 pub enum StartupError {
     #[error(transparent)]
     Database(#[from] OpenError),
+    #[error("cannot set up the eAccess client: {0}")]
+    Eaccess(#[from] EaccessError),
     #[error("cannot start the HTTP server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -50,9 +55,12 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let port = listener.local_addr()?.port();
         let settings = Arc::new(settings);
+        let eaccess = Arc::new(Eaccess::new(settings.eaccess.clone())?);
+        eaccess.spawn_discovery();
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
             db,
+            eaccess,
         });
         let csp = content_security_policy(&settings);
         let is_https = settings.server.public_url.scheme() == "https";
@@ -67,6 +75,7 @@ impl Application {
                 .configure(|cfg| http::configure_extractors(cfg, max_body))
                 .configure(http::health::configure)
                 .service(http::stylesheet)
+                .configure(portal::configure)
                 .default_service(web::to(http::not_found))
         })
         .listen(listener)?

@@ -37,6 +37,9 @@ pub enum StoreError {
     Query(diesel::result::Error),
     #[error("migrations failed: {0}")]
     Migration(String),
+    /// A value could not be encoded for, or decoded from, a column.
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
 }
 
 impl From<diesel::result::Error> for StoreError {

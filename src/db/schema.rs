@@ -28,4 +28,66 @@ diesel::table! {
 }
 
 diesel::joinable!(audit_events -> accounts (account_id));
-diesel::allow_tables_to_appear_in_same_query!(accounts, audit_events);
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    audit_events,
+    espaces,
+    auth_products,
+    browser_sessions,
+    oidc_login_states,
+);
+
+diesel::table! {
+    espaces (id) {
+        id -> Text,
+        account_id -> Text,
+        kind -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    auth_products (id) {
+        id -> Text,
+        account_id -> Text,
+        kind -> Text,
+        serial -> Text,
+        first_used_at -> Timestamp,
+        last_used_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    browser_sessions (id_hash) {
+        id_hash -> Text,
+        account_id -> Nullable<Text>,
+        csrf_token -> Text,
+        eaccess_sub -> Nullable<Text>,
+        auth_time -> Nullable<Timestamp>,
+        acr -> Nullable<Text>,
+        product_kind -> Nullable<Text>,
+        product_serial -> Nullable<Text>,
+        id_token_hint -> Nullable<Text>,
+        pending_registration -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oidc_login_states (state_hash) {
+        state_hash -> Text,
+        session_id_hash -> Text,
+        purpose -> Text,
+        nonce -> Text,
+        pkce_verifier -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(espaces -> accounts (account_id));
+diesel::joinable!(auth_products -> accounts (account_id));
+diesel::joinable!(browser_sessions -> accounts (account_id));

@@ -238,6 +238,7 @@ impl From<StoreError> for PageError {
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    nav: Option<crate::portal::pages::NavUser>,
     title: &'a str,
     message: &'a str,
     code: &'a str,
@@ -250,6 +251,7 @@ impl ResponseError for PageError {
 
     fn error_response(&self) -> HttpResponse {
         let page = ErrorPage {
+            nav: None,
             title: &self.title,
             message: &self.message,
             code: self.code,

@@ -20,20 +20,31 @@ async fn healthz() -> HttpResponse {
 /// The instance can serve citizens: the database answers within the pool timeout.
 #[get("/readyz")]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok()
+    let database = state.db.ping().await;
+    if let Err(err) = &database {
+        tracing::warn!(error = %err, "readiness check failed: database");
+    }
+    let eaccess = state.eaccess.is_discovered();
+    let checks = json!({
+        "database": if database.is_ok() { "ok" } else { "unavailable" },
+        "eaccess": if eaccess { "ok" } else { "unavailable" },
+    });
+    let problem = match (database.is_ok(), eaccess) {
+        (true, true) => None,
+        (false, _) => Some("The database is unavailable."),
+        (true, false) => Some("eAccess has not answered discovery yet; sign-in is unavailable."),
+    };
+    match problem {
+        None => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
-            .json(json!({"status": "ready", "checks": {"database": "ok"}})),
-        Err(err) => {
-            tracing::warn!(error = %err, "readiness check failed");
-            HttpResponse::ServiceUnavailable()
-                .insert_header(("Cache-Control", "no-store"))
-                .insert_header(("Retry-After", "5"))
-                .json(json!({
-                    "error": "not_ready",
-                    "error_description": "The database is unavailable.",
-                    "checks": {"database": "unavailable"},
-                }))
-        }
+            .json(json!({"status": "ready", "checks": checks})),
+        Some(description) => HttpResponse::ServiceUnavailable()
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Retry-After", "5"))
+            .json(json!({
+                "error": "not_ready",
+                "error_description": description,
+                "checks": checks,
+            })),
     }
 }

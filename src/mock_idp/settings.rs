@@ -173,6 +173,9 @@ pub struct MockIdentity {
     /// Fault switch: ID tokens for this identity carry a wrong `iss`.
     #[serde(default)]
     pub wrong_issuer_id_token: bool,
+    /// Fault switch: ID tokens for this identity carry a `nonce` other than the request's.
+    #[serde(default)]
+    pub wrong_nonce_id_token: bool,
 }
 
 impl MockIdentity {
@@ -410,6 +413,7 @@ fn identity(
         fault: None,
         expired_id_token: false,
         wrong_issuer_id_token: false,
+        wrong_nonce_id_token: false,
     }
 }
 

@@ -405,7 +405,11 @@ fn id_token(
         azp: &grant.client_id,
         iat: iat.timestamp(),
         exp: exp.timestamp(),
-        nonce: grant.nonce.as_deref(),
+        nonce: if identity.wrong_nonce_id_token {
+            grant.nonce.as_ref().map(|_| "not-the-nonce-you-sent")
+        } else {
+            grant.nonce.as_deref()
+        },
         at_hash: URL_SAFE_NO_PAD.encode(&digest[..16]),
         identity: IdentityClaims::new(identity, &grant.product, grant.auth_time),
     };

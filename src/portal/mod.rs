@@ -1,0 +1,10 @@
+//! The citizen's web portal: home, sign-in through eAccess, registration, dashboard and
+//! sign-out. Server-rendered pages, sessions in the database, CSRF on every form.
+
+pub mod pages;
+pub mod routes;
+pub mod session;
+pub mod signin;
+pub mod store;
+
+pub use routes::configure;

@@ -1,0 +1,577 @@
+//! Thin handlers for the portal pages.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use chrono::{Duration, NaiveDateTime, Utc};
+use diesel::Connection;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::accounts::{self, EspaceName, ProductKind};
+use crate::audit::{self, EventKind, NewAuditEvent};
+use crate::db::OnUniqueViolation;
+use crate::eaccess::{AuthOptions, EaccessError, EaccessIdentity, PendingAuth};
+use crate::http::{PageError, RequestContext};
+use crate::startup::AppState;
+
+use super::pages::{DashboardPage, EspaceRow, HomePage, NavUser, ProductRow, RegisterPage};
+use super::session::{self, SessionData};
+use super::signin::{self, SignInOutcome};
+use super::store::{self, BrowserSession, LoginState};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(home)
+        .service(start_sign_in)
+        .service(eaccess_callback)
+        .service(registration_page)
+        .service(submit_registration)
+        .service(dashboard)
+        .service(add_espace)
+        .service(sign_out);
+}
+
+/// The path eAccess redirects back to; registered at eAccess as `<public_url>` + this.
+pub const CALLBACK_PATH: &str = "/auth/eaccess/callback";
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+fn html(status: StatusCode, page: &impl Template) -> Result<HttpResponse, PageError> {
+    let body = page.render().map_err(PageError::internal)?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body))
+}
+
+fn callback_url(state: &AppState) -> Result<url::Url, PageError> {
+    state
+        .settings
+        .server
+        .public_url
+        .join(CALLBACK_PATH)
+        .map_err(PageError::internal)
+}
+
+/// The live session of this browser, if any.
+async fn current_session(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<BrowserSession>, PageError> {
+    let Some(token) = session::token_from_request(req, &state.settings) else {
+        return Ok(None);
+    };
+    let settings = state.settings.clone();
+    let now = now();
+    Ok(state
+        .db
+        .run(move |conn| session::load(conn, &settings, &token, now))
+        .await?)
+}
+
+fn nav_for(session: &BrowserSession, display_name: String) -> NavUser {
+    NavUser {
+        display_name,
+        csrf_token: session.csrf_token.clone(),
+    }
+}
+
+fn csrf_failed() -> PageError {
+    PageError::new(
+        StatusCode::FORBIDDEN,
+        "invalid_csrf",
+        "This form has expired",
+        "For your security this form can no longer be sent. Go back, reload the page and try again.",
+    )
+}
+
+fn invalid_state() -> PageError {
+    PageError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_state",
+        "This sign-in is no longer valid",
+        "This sign-in has expired or was already completed. Nothing was changed. Please sign in again from the home page.",
+    )
+}
+
+fn eaccess_unavailable(err: EaccessError) -> PageError {
+    PageError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "eaccess_unavailable",
+        "eAccess cannot be reached",
+        "The State authentication portal (eAccess) cannot be reached right now. Please try again in a few minutes.",
+    )
+    .with_cause(err)
+}
+
+#[get("/")]
+async fn home(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    if let Some(session) = current_session(&state, &req).await? {
+        if session.account_id.is_some() {
+            return Ok(see_other("/dashboard"));
+        }
+    }
+    html(StatusCode::OK, &HomePage { nav: None })
+}
+
+/// Starts a sign-in: a pre-authentication session binds the `state`, so a callback
+/// can only complete in the browser that started it (login CSRF).
+#[get("/auth/login")]
+async fn start_sign_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let existing = current_session(&state, &req).await?;
+    if existing.as_ref().is_some_and(|s| s.account_id.is_some()) {
+        return Ok(see_other("/dashboard"));
+    }
+    let redirect = callback_url(&state)?;
+    let (url, pending) = state
+        .eaccess
+        .authorization_request(&redirect, &AuthOptions::default())
+        .await
+        .map_err(eaccess_unavailable)?;
+
+    let settings = state.settings.clone();
+    let now = now();
+    let reuse = existing
+        .filter(|s| s.pending_registration.is_none())
+        .map(|s| s.id_hash);
+    let new_token = state
+        .db
+        .run(move |conn| {
+            let (session_hash, token) = match reuse {
+                Some(hash) => (hash, None),
+                None => {
+                    let token = session::create(conn, &settings, SessionData::anonymous(), now)?;
+                    (session::hash_token(&token), Some(token))
+                }
+            };
+            store::insert_login_state(
+                conn,
+                &login_state(&pending, session_hash, "sign_in", &settings, now),
+                now,
+            )?;
+            Ok(token)
+        })
+        .await?;
+    let mut response = see_other(url.as_str());
+    if let Some(token) = new_token {
+        response
+            .add_cookie(&session::session_cookie(&state.settings, token))
+            .map_err(PageError::internal)?;
+    }
+    Ok(response)
+}
+
+fn login_state(
+    pending: &PendingAuth,
+    session_id_hash: String,
+    purpose: &str,
+    settings: &crate::config::Settings,
+    now: NaiveDateTime,
+) -> LoginState {
+    LoginState {
+        state_hash: session::hash_token(&pending.state),
+        session_id_hash,
+        purpose: purpose.to_owned(),
+        nonce: pending.nonce.clone(),
+        pkce_verifier: pending.pkce_verifier.clone(),
+        created_at: now,
+        expires_at: now + Duration::seconds(settings.eaccess.login_timeout_secs),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CallbackParams {
+    code: Option<String>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<String>,
+}
+
+/// eAccess sends the browser back here. Every failure ends on the error page and
+/// creates nothing.
+#[get("/auth/eaccess/callback")]
+async fn eaccess_callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    params: web::Query<CallbackParams>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
+    let params = params.into_inner();
+    let token = session::token_from_request(&req, &state.settings).ok_or_else(invalid_state)?;
+    let state_value = params
+        .state
+        .filter(|s| !s.is_empty() && s.len() <= 256)
+        .ok_or_else(invalid_state)?;
+    let session_hash = session::hash_token(&token);
+    let now = now();
+    let state_hash = session::hash_token(&state_value);
+    let login = state
+        .db
+        .run(move |conn| store::take_login_state(conn, &state_hash, now))
+        .await?
+        .filter(|l| l.session_id_hash == session_hash && l.purpose == "sign_in")
+        .ok_or_else(invalid_state)?;
+
+    if let Some(error) = params.error {
+        return Err(if error == "access_denied" {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                "access_denied",
+                "Sign-in cancelled",
+                "You cancelled the sign-in at eAccess. Nothing was changed; you can sign in again whenever you like.",
+            )
+        } else {
+            tracing::warn!(error = %error.chars().take(64).collect::<String>(), "eAccess returned an error");
+            PageError::new(
+                StatusCode::BAD_GATEWAY,
+                "eaccess_error",
+                "eAccess could not sign you in",
+                "The State authentication portal (eAccess) reported a problem. Nothing was changed. Please try again in a few minutes.",
+            )
+        });
+    }
+    let code = params
+        .code
+        .filter(|c| !c.is_empty() && c.len() <= 2048)
+        .ok_or_else(invalid_state)?;
+    let pending = PendingAuth {
+        state: state_value,
+        nonce: login.nonce,
+        pkce_verifier: login.pkce_verifier,
+    };
+    let identity = state
+        .eaccess
+        .complete(
+            &callback_url(&state)?,
+            &code,
+            params.iss.as_deref(),
+            &pending,
+        )
+        .await
+        .map_err(|err| match err {
+            EaccessError::Unavailable(_) => eaccess_unavailable(err),
+            other => sign_in_failed(other),
+        })?;
+    let product = identity
+        .product()
+        .ok_or_else(|| sign_in_failed("the product claim names no known product"))?;
+
+    let settings = state.settings.clone();
+    let old_hash = session::hash_token(&token);
+    let outcome = state
+        .db
+        .run(move |conn| {
+            signin::complete_sign_in(conn, &settings, &identity, &product, &old_hash, &ctx, now)
+        })
+        .await?;
+    let (token, target) = match outcome {
+        SignInOutcome::SignedIn { token } => (token, "/dashboard"),
+        SignInOutcome::MustRegister { token } => (token, "/register"),
+    };
+    let mut response = see_other(target);
+    response
+        .add_cookie(&session::session_cookie(&state.settings, token))
+        .map_err(PageError::internal)?;
+    Ok(response)
+}
+
+fn sign_in_failed(cause: impl std::fmt::Display) -> PageError {
+    tracing::warn!(cause = %cause, "eAccess sign-in refused");
+    PageError::new(
+        StatusCode::BAD_REQUEST,
+        "sign_in_failed",
+        "We could not confirm your identity",
+        "The answer from eAccess could not be verified, so nothing was changed. Please sign in again.",
+    )
+}
+
+fn pending_identity(session: &BrowserSession) -> Option<EaccessIdentity> {
+    serde_json::from_str(session.pending_registration.as_deref()?).ok()
+}
+
+fn register_page(
+    state: &AppState,
+    session: &BrowserSession,
+    identity: &EaccessIdentity,
+    email: String,
+    problem: Option<&'static str>,
+) -> RegisterPage {
+    RegisterPage {
+        nav: None,
+        given_name: identity.given_name.clone(),
+        family_name: identity.family_name.clone(),
+        email,
+        csrf_token: session.csrf_token.clone(),
+        terms_url: state.settings.portal.terms_url.to_string(),
+        problem,
+    }
+}
+
+#[get("/register")]
+async fn registration_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let Some(session) = current_session(&state, &req).await? else {
+        return Ok(see_other("/"));
+    };
+    if session.account_id.is_some() {
+        return Ok(see_other("/dashboard"));
+    }
+    let Some(identity) = pending_identity(&session) else {
+        return Ok(see_other("/"));
+    };
+    let email = identity.email.clone().unwrap_or_default();
+    html(
+        StatusCode::OK,
+        &register_page(&state, &session, &identity, email, None),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct RegisterForm {
+    csrf_token: String,
+    email: String,
+    accept_terms: Option<String>,
+}
+
+#[post("/register")]
+async fn submit_registration(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<RegisterForm>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
+    let Some(session) = current_session(&state, &req).await? else {
+        return Ok(see_other("/"));
+    };
+    if !session::csrf_matches(&session, &form.csrf_token) {
+        return Err(csrf_failed());
+    }
+    if session.account_id.is_some() {
+        return Ok(see_other("/dashboard"));
+    }
+    let Some(identity) = pending_identity(&session) else {
+        return Ok(see_other("/"));
+    };
+    let email = form.email.trim().to_owned();
+    let problem = if !signin::is_plausible_email(&email) {
+        Some("Enter a valid email address, for example name@example.lu.")
+    } else if form.accept_terms.as_deref() != Some("yes") {
+        Some("To create your account, accept the terms of use.")
+    } else {
+        None
+    };
+    if problem.is_some() {
+        return html(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &register_page(&state, &session, &identity, email, problem),
+        );
+    }
+    let product = identity
+        .product()
+        .ok_or_else(|| sign_in_failed("the pending identity names no known product"))?;
+    let now = now();
+    state
+        .db
+        .run(move |conn| signin::register(conn, &session, &identity, &product, &email, &ctx, now))
+        .await?;
+    Ok(see_other("/dashboard"))
+}
+
+fn format_time(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+async fn render_dashboard(
+    state: &AppState,
+    session: BrowserSession,
+    account_id: String,
+    status: StatusCode,
+    problem: Option<&'static str>,
+) -> Result<HttpResponse, PageError> {
+    let id = account_id.clone();
+    let loaded = state
+        .db
+        .run(move |conn| {
+            let Some(account) = accounts::store::find_account(conn, &id)? else {
+                return Ok(None);
+            };
+            let espaces = accounts::store::find_espaces(conn, &id)?;
+            let products = accounts::store::find_products(conn, &id)?;
+            Ok(Some((account, espaces, products)))
+        })
+        .await?;
+    let Some((account, espaces, products)) = loaded else {
+        return Ok(see_other("/"));
+    };
+    let product_label = session
+        .product_kind
+        .as_deref()
+        .and_then(|k| k.parse::<ProductKind>().ok())
+        .map_or("eAccess", ProductKind::label);
+    let page = DashboardPage {
+        nav: Some(nav_for(&session, account.display_name())),
+        display_name: account.display_name(),
+        product_label,
+        espaces: espaces
+            .into_iter()
+            .map(|e| EspaceRow {
+                name: e.name,
+                kind: e.kind,
+            })
+            .collect(),
+        products: products
+            .into_iter()
+            .map(|p| ProductRow {
+                label: p
+                    .kind
+                    .parse::<ProductKind>()
+                    .map_or("Unknown product", ProductKind::label),
+                serial: p.serial,
+                first_used: format_time(p.first_used_at),
+                last_used: format_time(p.last_used_at),
+            })
+            .collect(),
+        csrf_token: session.csrf_token.clone(),
+        problem,
+    };
+    html(status, &page)
+}
+
+#[get("/dashboard")]
+async fn dashboard(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let Some(session) = current_session(&state, &req).await? else {
+        return Ok(see_other("/"));
+    };
+    let Some(account_id) = session.account_id.clone() else {
+        return Ok(see_other("/"));
+    };
+    render_dashboard(&state, session, account_id, StatusCode::OK, None).await
+}
+
+#[derive(Debug, Deserialize)]
+struct EspaceForm {
+    csrf_token: String,
+    name: String,
+}
+
+#[post("/espaces")]
+async fn add_espace(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<EspaceForm>,
+) -> Result<HttpResponse, PageError> {
+    let Some(session) = current_session(&state, &req).await? else {
+        return Ok(see_other("/"));
+    };
+    if !session::csrf_matches(&session, &form.csrf_token) {
+        return Err(csrf_failed());
+    }
+    let Some(account_id) = session.account_id.clone() else {
+        return Ok(see_other("/"));
+    };
+    let name = match EspaceName::try_from(form.name.as_str()) {
+        Ok(name) => name,
+        Err(problem) => {
+            return render_dashboard(
+                &state,
+                session,
+                account_id,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(problem),
+            )
+            .await;
+        }
+    };
+    let id = account_id.clone();
+    let now = now();
+    let inserted = state
+        .db
+        .run(move |conn| {
+            accounts::store::insert_business_espace(conn, &id, &name, now).on_unique_violation(())
+        })
+        .await?;
+    if inserted.is_err() {
+        return render_dashboard(
+            &state,
+            session,
+            account_id,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("You already have an eSpace with this name."),
+        )
+        .await;
+    }
+    Ok(see_other("/dashboard"))
+}
+
+#[derive(Debug, Deserialize)]
+struct SignOutForm {
+    csrf_token: String,
+}
+
+/// Ends the portal session, then the eAccess session (RP-initiated logout).
+#[post("/auth/logout")]
+async fn sign_out(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<SignOutForm>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
+    let Some(session) = current_session(&state, &req).await? else {
+        return Ok(see_other("/"));
+    };
+    if !session::csrf_matches(&session, &form.csrf_token) {
+        return Err(csrf_failed());
+    }
+    let hint = session.id_token_hint.clone();
+    let now = now();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                if store::delete_session(conn, &session.id_hash)? {
+                    if let Some(account_id) = &session.account_id {
+                        audit::store::insert_event(
+                            conn,
+                            &NewAuditEvent::new(
+                                EventKind::SignedOut,
+                                Some(account_id),
+                                json!({}),
+                                &ctx,
+                                now,
+                            ),
+                        )?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    let after_logout = state.settings.server.public_url.clone();
+    let target = state
+        .eaccess
+        .end_session_url(hint.as_deref(), &after_logout)
+        .map_or_else(|| "/".to_owned(), |u| u.to_string());
+    let mut response = see_other(&target);
+    response
+        .add_cookie(&session::removal_cookie(&state.settings))
+        .map_err(PageError::internal)?;
+    Ok(response)
+}
