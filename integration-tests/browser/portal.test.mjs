@@ -4,7 +4,7 @@
 // `devicelink demo` (portal on :8080, mock eAccess on :8081) with a fresh database.
 // Run them through run.sh, which starts the server; see README.md.
 
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -177,7 +177,7 @@ async function productRows(page) {
 test('first sign-in with LuxTrust Mobile registers, signs out, then signs in with the eID card', async (t) => {
   const { page } = await openBrowser(t);
   const step = stepper(t, page, 'signin');
-  t.diagnostic(`chromium ${browserVersion}`);
+  t.diagnostic(`chromium ${browserVersion}, playwright-core ${PLAYWRIGHT_VERSION}`);
 
   await startSignIn(step, page);
   await loginAtMock(step, page, 'marie', 'luxtrust_mobile');
@@ -277,9 +277,4 @@ test('cancelling at the mock eAccess shows the access_denied error page', async 
   await step('full-page screenshot of the error page', async () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'error-access-denied.png'), fullPage: true });
   });
-});
-
-after(() => {
-  // Printed once, for the report.
-  console.log(`# chromium ${browserVersion}, playwright-core ${PLAYWRIGHT_VERSION}`);
 });
