@@ -8,5 +8,6 @@ pub mod http;
 pub mod protocol;
 pub mod startup;
 pub mod telemetry;
+pub mod tokens;
 
 pub use startup::{AppState, Application};
