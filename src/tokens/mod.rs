@@ -7,6 +7,8 @@ mod jws;
 pub mod keys;
 pub mod nonce;
 
+#[cfg(test)]
+mod dpop_tests;
 
 pub use dpop::{
     DpopError, IatWindow, NonceCheck, ProofExpectations, VerifiedProof, jti_key, single_proof,
