@@ -5,6 +5,7 @@ pub mod audit;
 pub mod config;
 pub mod db;
 pub mod device_client;
+pub mod devices;
 pub mod http;
 pub mod protocol;
 pub mod startup;
