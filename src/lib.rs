@@ -7,6 +7,7 @@ pub mod db;
 pub mod device_client;
 pub mod devices;
 pub mod http;
+pub mod linking;
 pub mod protocol;
 pub mod startup;
 pub mod telemetry;
