@@ -5,11 +5,16 @@ pub mod accounts;
 pub mod audit;
 pub mod config;
 pub mod db;
+pub mod device_client;
+pub mod devices;
 pub mod eaccess;
 pub mod http;
+pub mod linking;
 pub mod mock_idp;
 pub mod portal;
+pub mod protocol;
 pub mod startup;
 pub mod telemetry;
+pub mod tokens;
 
 pub use startup::{AppState, Application};
