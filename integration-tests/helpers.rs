@@ -115,6 +115,11 @@ pub fn test_settings(
     settings.database.pool_size = 6;
     settings.database.min_idle = 1;
     settings.database.connect_timeout_secs = 2;
+    // Cheap Argon2 in tests; production keeps the OWASP minimum.
+    settings.devices.argon2_memory_kib = 64;
+    settings.devices.argon2_iterations = 1;
+    // Many devices share 127.0.0.1 in tests; the limit itself has its own test.
+    settings.linking.qr_redemptions_per_minute = 1000;
     settings.database.url = match backend {
         Backend::Sqlite => format!("sqlite://{}", dir.join("devicelink.db").display()),
         Backend::Postgres => pg.expect("a PostgreSQL database").url.clone(),
@@ -135,6 +140,23 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
 pub async fn spawn_app_with(
     backend: Backend,
     adjust_mock: impl FnOnce(&mut MockIdpSettings),
+) -> Option<TestApp> {
+    spawn_app_custom(backend, adjust_mock, |_| {}).await
+}
+
+/// Like [`spawn_app`], with adjusted devicelink settings.
+pub async fn spawn_app_with_settings(
+    backend: Backend,
+    adjust_settings: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
+    spawn_app_custom(backend, |_| {}, adjust_settings).await
+}
+
+/// Starts the mock eAccess and devicelink, each adjusted by the test.
+pub async fn spawn_app_custom(
+    backend: Backend,
+    adjust_mock: impl FnOnce(&mut MockIdpSettings),
+    adjust_settings: impl FnOnce(&mut Settings),
 ) -> Option<TestApp> {
     let pg = match backend {
         Backend::Sqlite => None,
@@ -164,6 +186,7 @@ pub async fn spawn_app_with(
         dir.path().join("mock-idp-key.pem"),
     );
     adjust_mock(&mut mock);
+    adjust_settings(&mut settings);
     let idp = MockIdp::build(mock, mock_listener).expect("the mock eAccess starts");
     tokio::spawn(idp.run_until_stopped());
     let app = Application::build(settings.clone(), listener).expect("the application starts");
@@ -296,6 +319,87 @@ impl TestApp {
         };
         rows[0].n
     }
+}
+
+impl TestApp {
+    /// Opens "Link a device" in the browser: returns the code's id and the code the page
+    /// holds (`mode=static` for the no-JavaScript variant).
+    pub async fn new_qr_code(&self, query: &str) -> (String, String) {
+        let res = self.get(&format!("/devices/link{query}")).await;
+        assert_eq!(res.status(), 200, "the link page is shown");
+        let page = res.text().await.unwrap();
+        (attr(&page, "data-link-id"), attr(&page, "data-code"))
+    }
+
+    /// What a phone camera reads from the QR code right now (decoding the PNG).
+    pub async fn scan_qr(&self, code_id: &str, code: &str) -> String {
+        let res = self.get(&format!("/devices/link/{code_id}/qr.png?c={code}")).await;
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["content-type"], "image/png");
+        let bytes = res.bytes().await.unwrap();
+        devicelink::device_client::camera::decode_png(&bytes).expect("the QR code decodes")
+    }
+
+    /// The browser page's view of a code (what its script polls).
+    pub async fn code_status(&self, code_id: &str, code: &str) -> serde_json::Value {
+        let page = self.get("/dashboard").await.text().await.unwrap();
+        let csrf = hidden_value(&page, "csrf_token");
+        let res = self
+            .client
+            .post(self.url(&format!("/devices/link/{code_id}/frame")))
+            .header("x-csrf-token", csrf)
+            .json(&serde_json::json!({"code": code}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    /// A fresh app installation pointed at this server.
+    pub fn device(&self) -> devicelink::device_client::DeviceClient {
+        devicelink::device_client::DeviceClient::new(
+            self.address.parse().unwrap(),
+            self.settings.webauthn.web_origin.clone(),
+        )
+        .unwrap()
+    }
+
+    /// Runs SQL against the test database (to age rows, for example).
+    pub fn execute_sql(&self, sql: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.dir.path().join("devicelink.db");
+                let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+                diesel::sql_query(sql).execute(&mut conn).unwrap();
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.pg.as_ref().unwrap().url).unwrap();
+                diesel::sql_query(sql).execute(&mut conn).unwrap();
+            }
+        }
+    }
+
+    /// Signs in a registered citizen and links one device with the QR method.
+    pub async fn linked_device(&self, identity: &str, secret_code: &str, biometrics: bool) -> devicelink::device_client::DeviceClient {
+        self.sign_in_registered(identity, "luxtrust_mobile").await;
+        let (id, code) = self.new_qr_code("").await;
+        let scanned = self.scan_qr(&id, &code).await;
+        let mut device = self.device();
+        device
+            .link_with_qr("Test phone", &scanned, secret_code, biometrics)
+            .await
+            .expect("the device links");
+        device
+    }
+}
+
+/// The value of the attribute `name="..."` in a page.
+pub fn attr(html: &str, name: &str) -> String {
+    let marker = format!("{name}=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in page")) + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].to_owned()
 }
 
 /// The `Location` header of a redirect, resolved as a URL.

@@ -6,4 +6,5 @@ mod helpers;
 mod cli;
 mod foundation;
 mod mock_idp;
+mod linking;
 mod portal;

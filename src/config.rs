@@ -38,6 +38,75 @@ pub struct Settings {
     pub log: LogSettings,
     pub eaccess: EaccessSettings,
     pub portal: PortalSettings,
+    pub linking: LinkingSettings,
+    pub devices: DeviceSettings,
+    pub webauthn: WebauthnSettings,
+    pub dpop: DpopSettings,
+    pub secrets: SecretSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkingSettings {
+    pub qr_code_ttl_secs: i64,
+    pub qr_frame_step_secs: u32,
+    pub qr_frame_window_secs: u32,
+    pub link_session_ttl_secs: i64,
+    pub qr_redemptions_per_minute: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSettings {
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebauthnSettings {
+    pub rp_id: String,
+    pub rp_name: String,
+    pub web_origin: Url,
+    pub app_origins: Vec<Url>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpopSettings {
+    pub iat_past_secs: i64,
+    pub iat_future_secs: i64,
+}
+
+/// Server-side secrets (base64). Never printed.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSettings {
+    pub qr_frame_key: String,
+    pub dpop_nonce_key: String,
+    pub secret_code_pepper: String,
+}
+
+impl std::fmt::Debug for SecretSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretSettings { <redacted> }")
+    }
+}
+
+/// The demo secrets shipped in conf/default.toml; `serve` refuses them.
+const DEMO_SECRET_PREFIX: &str = "ZGVtby1vbmx5";
+
+/// Decodes a base64 secret of at least 32 bytes.
+pub fn decode_secret(key: &'static str, value: &str) -> Result<Vec<u8>, ConfigError> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| ConfigError::invalid(key, "must be base64"))?;
+    if bytes.len() < 32 {
+        return Err(ConfigError::invalid(key, "must decode to at least 32 bytes"));
+    }
+    Ok(bytes)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -56,6 +125,7 @@ pub struct ServerSettings {
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
     pub max_body_bytes: usize,
+    pub janitor_interval_secs: u64,
 }
 
 #[derive(Clone, Deserialize)]
@@ -161,6 +231,12 @@ impl Settings {
                 "must be between 1024 and 10485760",
             ));
         }
+        if !(1..=3600).contains(&server.janitor_interval_secs) {
+            return Err(ConfigError::invalid(
+                "server.janitor_interval_secs",
+                "must be between 1 and 3600",
+            ));
+        }
         if server.shutdown_timeout_secs > 300 {
             return Err(ConfigError::invalid(
                 "server.shutdown_timeout_secs",
@@ -221,6 +297,7 @@ impl Settings {
                 "must be between 60 and 3600",
             ));
         }
+        self.validate_linking(profile)?;
         let portal = &self.portal;
         if !(1..=24 * 60).contains(&portal.session_idle_minutes) {
             return Err(ConfigError::invalid(
@@ -233,6 +310,89 @@ impl Settings {
                 "portal.session_absolute_hours",
                 "must be between 1 and 168",
             ));
+        }
+        Ok(())
+    }
+}
+
+impl Settings {
+    fn validate_linking(&self, profile: Profile) -> Result<(), ConfigError> {
+        let l = &self.linking;
+        if !(30..=600).contains(&l.qr_code_ttl_secs) {
+            return Err(ConfigError::invalid(
+                "linking.qr_code_ttl_secs",
+                "must be between 30 and 600 (ten minutes at most)",
+            ));
+        }
+        if l.qr_frame_step_secs == 0 || l.qr_frame_step_secs > l.qr_frame_window_secs {
+            return Err(ConfigError::invalid(
+                "linking.qr_frame_step_secs",
+                "must be at least 1 and at most linking.qr_frame_window_secs",
+            ));
+        }
+        if l.qr_frame_window_secs > 120 {
+            return Err(ConfigError::invalid(
+                "linking.qr_frame_window_secs",
+                "must be at most 120",
+            ));
+        }
+        if !(60..=3600).contains(&l.link_session_ttl_secs) {
+            return Err(ConfigError::invalid(
+                "linking.link_session_ttl_secs",
+                "must be between 60 and 3600",
+            ));
+        }
+        if l.qr_redemptions_per_minute == 0 {
+            return Err(ConfigError::invalid(
+                "linking.qr_redemptions_per_minute",
+                "must be at least 1",
+            ));
+        }
+        let d = &self.devices;
+        if d.argon2_memory_kib < 8 || d.argon2_iterations == 0 || d.argon2_parallelism == 0 {
+            return Err(ConfigError::invalid(
+                "devices.argon2_memory_kib",
+                "Argon2 parameters must be positive (memory at least 8 KiB)",
+            ));
+        }
+        if profile == Profile::Production && d.argon2_memory_kib < 19456 {
+            return Err(ConfigError::invalid(
+                "devices.argon2_memory_kib",
+                "must be at least 19456 (OWASP minimum) with `serve`",
+            ));
+        }
+        if !(0..=600).contains(&self.dpop.iat_past_secs)
+            || !(0..=600).contains(&self.dpop.iat_future_secs)
+        {
+            return Err(ConfigError::invalid(
+                "dpop.iat_past_secs",
+                "DPoP iat windows must be between 0 and 600 seconds",
+            ));
+        }
+        let w = &self.webauthn;
+        let origin_ok = w
+            .web_origin
+            .domain()
+            .is_some_and(|d| d == w.rp_id || d.ends_with(&format!(".{}", w.rp_id)));
+        if !origin_ok {
+            return Err(ConfigError::invalid(
+                "webauthn.web_origin",
+                "its host must be webauthn.rp_id or a subdomain of it",
+            ));
+        }
+        let s = &self.secrets;
+        for (key, value) in [
+            ("secrets.qr_frame_key", &s.qr_frame_key),
+            ("secrets.dpop_nonce_key", &s.dpop_nonce_key),
+            ("secrets.secret_code_pepper", &s.secret_code_pepper),
+        ] {
+            decode_secret(key, value)?;
+            if profile == Profile::Production && value.starts_with(DEMO_SECRET_PREFIX) {
+                return Err(ConfigError::invalid(
+                    key,
+                    "the demo secret cannot be used with `serve`; generate your own",
+                ));
+            }
         }
         Ok(())
     }

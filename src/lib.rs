@@ -9,6 +9,7 @@ pub mod device_client;
 pub mod devices;
 pub mod eaccess;
 pub mod http;
+pub mod janitor;
 pub mod linking;
 pub mod mock_idp;
 pub mod portal;

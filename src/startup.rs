@@ -11,7 +11,12 @@ use actix_web::{App, HttpServer, web};
 
 use crate::config::Settings;
 use crate::db::{Db, OpenError};
+use crate::config::decode_secret;
+use crate::devices::{SecretCodeHasher, SecretCodeParams};
 use crate::eaccess::{Eaccess, EaccessError};
+use crate::linking::{self, QrFrames};
+use crate::tokens::DpopNonces;
+use webauthn_rs::prelude::Webauthn;
 use crate::http::{self, middleware};
 use crate::portal;
 
@@ -21,6 +26,14 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub eaccess: Arc<Eaccess>,
+    /// Makes and checks the animated QR frames (HMAC key from `secrets.qr_frame_key`).
+    pub qr_frames: QrFrames,
+    /// Stateless DPoP server nonces, valid on every instance.
+    pub dpop_nonces: DpopNonces,
+    /// Argon2id verifier of secret codes, keyed with the pepper.
+    pub secret_codes: Arc<SecretCodeHasher>,
+    /// The WebAuthn relying party.
+    pub webauthn: Arc<Webauthn>,
 }
 
 /// Why the application could not start.
@@ -28,6 +41,10 @@ pub struct AppState {
 pub enum StartupError {
     #[error(transparent)]
     Database(#[from] OpenError),
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot set up {what}: {reason}")]
+    Component { what: &'static str, reason: String },
     #[error("cannot set up the eAccess client: {0}")]
     Eaccess(#[from] EaccessError),
     #[error("cannot start the HTTP server: {0}")]
@@ -57,10 +74,44 @@ impl Application {
         let settings = Arc::new(settings);
         let eaccess = Arc::new(Eaccess::new(settings.eaccess.clone())?);
         eaccess.spawn_discovery();
+        let component = |what: &'static str| move |e: &dyn std::fmt::Display| StartupError::Component {
+            what,
+            reason: e.to_string(),
+        };
+        let secrets = &settings.secrets;
+        let qr_frames = QrFrames::with_timing(
+            &decode_secret("secrets.qr_frame_key", &secrets.qr_frame_key)?,
+            settings.linking.qr_frame_step_secs,
+            settings.linking.qr_frame_window_secs,
+        )
+        .map_err(|e| component("the QR frames")(&e))?;
+        let dpop_nonces =
+            DpopNonces::new(&decode_secret("secrets.dpop_nonce_key", &secrets.dpop_nonce_key)?)
+                .map_err(|e| component("the DPoP nonces")(&e))?;
+        let d = &settings.devices;
+        let secret_codes = SecretCodeHasher::new(
+            &decode_secret("secrets.secret_code_pepper", &secrets.secret_code_pepper)?,
+            SecretCodeParams {
+                m_cost_kib: d.argon2_memory_kib,
+                t_cost: d.argon2_iterations,
+                p_cost: d.argon2_parallelism,
+            },
+        )
+        .map_err(|e| component("the secret-code verifier")(&e))?;
+        let webauthn = linking::passkeys::build_webauthn(&settings.webauthn)
+            .map_err(|e| component("WebAuthn")(&e))?;
+        crate::janitor::spawn(
+            db.clone(),
+            Duration::from_secs(settings.server.janitor_interval_secs),
+        );
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
             db,
             eaccess,
+            qr_frames,
+            dpop_nonces,
+            secret_codes: Arc::new(secret_codes),
+            webauthn: Arc::new(webauthn),
         });
         let csp = content_security_policy(&settings);
         let is_https = settings.server.public_url.scheme() == "https";
@@ -76,6 +127,8 @@ impl Application {
                 .configure(http::health::configure)
                 .service(http::stylesheet)
                 .configure(portal::configure)
+                .configure(linking::routes::configure)
+                .configure(linking::pages::configure)
                 .default_service(web::to(http::not_found))
         })
         .listen(listener)?

@@ -11,6 +11,11 @@ pub enum EventKind {
     SignedIn,
     Registered,
     SignedOut,
+    LinkStarted,
+    QrCodeScanned,
+    LinkCancelled,
+    LinkAbandoned,
+    DeviceLinked,
 }
 
 impl EventKind {
@@ -19,6 +24,11 @@ impl EventKind {
             Self::SignedIn => "signed_in",
             Self::Registered => "registered",
             Self::SignedOut => "signed_out",
+            Self::LinkStarted => "link_started",
+            Self::QrCodeScanned => "qr_code_scanned",
+            Self::LinkCancelled => "link_cancelled",
+            Self::LinkAbandoned => "link_abandoned",
+            Self::DeviceLinked => "device_linked",
         }
     }
 }

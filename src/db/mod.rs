@@ -167,14 +167,23 @@ impl Db {
             }
         }
         let is_sqlite = matches!(kind, DatabaseKind::Sqlite(_));
+        // SQLite runs one writer at a time anyway, and a deferred transaction that reads
+        // and then writes fails at once (SQLITE_BUSY_SNAPSHOT, no busy wait) when another
+        // connection wrote in between. One connection serializes access instead, which
+        // is right for SQLite's single-instance deployments.
+        let (max_size, min_idle) = if is_sqlite {
+            (1, 1)
+        } else {
+            (settings.pool_size, settings.min_idle)
+        };
         let manager = ConnectionManager {
             kind,
             url: settings.url.clone(),
             sqlite_busy_timeout_ms: settings.sqlite_busy_timeout_ms,
         };
         let pool = r2d2::Pool::builder()
-            .max_size(settings.pool_size)
-            .min_idle(Some(settings.min_idle))
+            .max_size(max_size)
+            .min_idle(Some(min_idle))
             .connection_timeout(Duration::from_secs(settings.connect_timeout_secs))
             .test_on_check_out(true)
             .error_handler(Box::new(LogPoolErrors))

@@ -35,6 +35,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_products,
     browser_sessions,
     oidc_login_states,
+    link_codes,
+    link_sessions,
+    devices,
+    secret_codes,
+    passkeys,
+    dpop_jtis,
+    rate_limits,
 );
 
 diesel::table! {
@@ -91,3 +98,92 @@ diesel::table! {
 diesel::joinable!(espaces -> accounts (account_id));
 diesel::joinable!(auth_products -> accounts (account_id));
 diesel::joinable!(browser_sessions -> accounts (account_id));
+
+diesel::table! {
+    link_codes (id) {
+        id -> Text,
+        code_hash -> Text,
+        account_id -> Text,
+        browser_session_hash -> Text,
+        status -> Text,
+        link_id -> Nullable<Text>,
+        allows_static -> Bool,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    link_sessions (id) {
+        id -> Text,
+        device_jkt -> Text,
+        device_name -> Text,
+        platform -> Text,
+        method -> Text,
+        state -> Text,
+        account_id -> Nullable<Text>,
+        link_code_id -> Nullable<Text>,
+        secret_code_verifier -> Nullable<Text>,
+        passkey -> Nullable<Text>,
+        webauthn_state -> Nullable<Text>,
+        device_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    devices (id) {
+        id -> Text,
+        account_id -> Text,
+        jkt -> Text,
+        name -> Text,
+        platform -> Text,
+        method -> Text,
+        status -> Text,
+        linked_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        unlinked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    secret_codes (device_id) {
+        device_id -> Text,
+        verifier -> Text,
+        failed_attempts -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    passkeys (id) {
+        id -> Text,
+        device_id -> Text,
+        credential_id -> Text,
+        passkey -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    dpop_jtis (jti_hash) {
+        jti_hash -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(link_codes -> accounts (account_id));
+diesel::joinable!(devices -> accounts (account_id));
+diesel::joinable!(secret_codes -> devices (device_id));
+diesel::joinable!(passkeys -> devices (device_id));
+
+diesel::table! {
+    rate_limits (bucket) {
+        bucket -> Text,
+        window_start -> Timestamp,
+        hits -> Integer,
+    }
+}

@@ -1,6 +1,9 @@
 //! The reference device client: what the mobile app does, over HTTP only. It never
 //! imports server internals; shared wire pieces come from [`crate::protocol`].
 
+pub mod camera;
+pub mod client;
 pub mod proof;
 
+pub use client::{ClientError, DEFAULT_APP_ORIGIN, DeviceClient, DeviceState};
 pub use proof::{DeviceKey, DeviceKeyError};

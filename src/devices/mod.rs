@@ -1,6 +1,7 @@
-//! Devices and their unlock secrets. For now the pure secret-code rules and verifier;
-//! the store and routes come with the unlock feature.
+//! Linked devices and their unlock secrets: the secret-code rules and verifier, the
+//! device store (devices, verifiers, passkeys).
 
 pub mod secret_code;
+pub mod store;
 
 pub use secret_code::{SecretCode, SecretCodeError, SecretCodeHasher, SecretCodeParams};

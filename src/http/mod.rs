@@ -3,6 +3,7 @@
 pub mod error;
 pub mod health;
 pub mod middleware;
+pub mod rate_limit;
 
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, UrlencodedError};

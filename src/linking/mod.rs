@@ -1,6 +1,14 @@
-//! Linking a device to an account. For now the pure QR pieces: the single-use link code
-//! and its anti-relay animated frames; link sessions, store and routes come later.
+//! Linking a device to an account: single-use QR link codes and their anti-relay
+//! animated frames, link sessions (a state machine), the device API's link endpoints and
+//! the browser's "Link a device" page.
 
+pub mod pages;
+pub mod passkeys;
 pub mod qr;
+pub mod render;
+pub mod routes;
+pub mod rules;
+pub mod service;
+pub mod store;
 
 pub use qr::{LinkCode, QrError, QrFrames, ScannedFrame, link_url, parse_link_url};

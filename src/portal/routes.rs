@@ -39,14 +39,14 @@ fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((LOCATION, location))
         .insert_header(("Cache-Control", "no-store"))
         .finish()
 }
 
-fn html(status: StatusCode, page: &impl Template) -> Result<HttpResponse, PageError> {
+pub(crate) fn html(status: StatusCode, page: &impl Template) -> Result<HttpResponse, PageError> {
     let body = page.render().map_err(PageError::internal)?;
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
@@ -64,7 +64,7 @@ fn callback_url(state: &AppState) -> Result<url::Url, PageError> {
 }
 
 /// The live session of this browser, if any.
-async fn current_session(
+pub(crate) async fn current_session(
     state: &AppState,
     req: &HttpRequest,
 ) -> Result<Option<BrowserSession>, PageError> {
@@ -79,14 +79,14 @@ async fn current_session(
         .await?)
 }
 
-fn nav_for(session: &BrowserSession, display_name: String) -> NavUser {
+pub(crate) fn nav_for(session: &BrowserSession, display_name: String) -> NavUser {
     NavUser {
         display_name,
         csrf_token: session.csrf_token.clone(),
     }
 }
 
-fn csrf_failed() -> PageError {
+pub(crate) fn csrf_failed() -> PageError {
     PageError::new(
         StatusCode::FORBIDDEN,
         "invalid_csrf",

@@ -2,6 +2,7 @@
 //! and the OIDC provider. Everything here is pure: no database, no HTTP types.
 
 pub mod dpop;
+pub mod guard;
 pub mod jwk;
 mod jws;
 pub mod keys;

@@ -1,0 +1,427 @@
+//! The browser's "Link a device" page: a single-use QR code (animated frames refreshed
+//! by a small script, or a static code for browsers without JavaScript), its status, and
+//! "This was not me — cancel".
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{Duration, NaiveDateTime, Utc};
+use diesel::Connection;
+use serde::Deserialize;
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::accounts;
+use crate::audit::{self, EventKind, NewAuditEvent};
+use crate::http::{ApiError, PageError, RequestContext};
+use crate::portal::pages::NavUser;
+use crate::portal::routes::{csrf_failed, current_session, html, nav_for, see_other};
+use crate::portal::session;
+use crate::portal::store::BrowserSession;
+use crate::startup::AppState;
+
+use super::rules::LinkState;
+use super::store::{self, LinkCodeRow};
+use super::{LinkCode, link_url, render};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(link_landing)
+        .service(link_page)
+        .service(link_status_page)
+        .service(link_frame)
+        .service(link_qr_png)
+        .service(cancel_link_code)
+        .service(link_script);
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+#[derive(Template)]
+#[template(path = "link.html")]
+struct LinkPage {
+    nav: Option<NavUser>,
+    code_id: String,
+    code: String,
+    csrf_token: String,
+    qr_data_url: String,
+    ttl_minutes: i64,
+    is_static: bool,
+}
+
+#[derive(Template)]
+#[template(path = "link_status.html")]
+struct LinkStatusPage {
+    nav: Option<NavUser>,
+    code_id: String,
+    status: &'static str,
+    message: String,
+    can_cancel: bool,
+    csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "link_landing.html")]
+struct LandingPage {
+    nav: Option<NavUser>,
+}
+
+/// Where a phone camera lands if it opens the QR code's URL instead of the app.
+#[get("/link")]
+async fn link_landing() -> Result<HttpResponse, PageError> {
+    html(StatusCode::OK, &LandingPage { nav: None })
+}
+
+#[get("/static/link.js")]
+async fn link_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../static/link.js"))
+}
+
+/// A signed-in session and its account, or a redirect home.
+async fn signed_in(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Result<(BrowserSession, accounts::Account), HttpResponse>, PageError> {
+    let Some(session) = current_session(state, req).await? else {
+        return Ok(Err(see_other("/")));
+    };
+    let Some(account_id) = session.account_id.clone() else {
+        return Ok(Err(see_other("/")));
+    };
+    let account = state
+        .db
+        .run(move |conn| accounts::store::find_account(conn, &account_id))
+        .await?;
+    Ok(account.map(|a| (session, a)).ok_or_else(|| see_other("/")))
+}
+
+fn svg_data_url(content: &str) -> Result<String, PageError> {
+    let svg = render::svg(content).map_err(PageError::internal)?;
+    Ok(format!("data:image/svg+xml;base64,{}", STANDARD.encode(svg)))
+}
+
+#[derive(Debug, Deserialize)]
+struct LinkPageQuery {
+    mode: Option<String>,
+}
+
+/// Shows a new QR code; any earlier code of this browser session stops working.
+#[get("/devices/link")]
+async fn link_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<LinkPageQuery>,
+) -> Result<HttpResponse, PageError> {
+    let (session, account) = match signed_in(&state, &req).await? {
+        Ok(v) => v,
+        Err(redirect) => return Ok(redirect),
+    };
+    let is_static = query.mode.as_deref() == Some("static");
+    let code = LinkCode::generate();
+    let now = now();
+    let ttl = state.settings.linking.qr_code_ttl_secs;
+    let row = LinkCodeRow {
+        id: uuid::Uuid::new_v4().to_string(),
+        code_hash: code.hash(),
+        account_id: account.id.clone(),
+        browser_session_hash: session.id_hash.clone(),
+        status: "active".to_owned(),
+        link_id: None,
+        allows_static: is_static,
+        created_at: now,
+        expires_at: now + Duration::seconds(ttl),
+    };
+    let code_id = row.id.clone();
+    state
+        .db
+        .run(move |conn| store::insert_link_code(conn, &row))
+        .await?;
+    let frame = if is_static {
+        code.expose().to_owned()
+    } else {
+        state.qr_frames.frame_at(&code, Utc::now())
+    };
+    let content = link_url(&state.settings.server.public_url, &frame);
+    let page = LinkPage {
+        nav: Some(nav_for(&session, account.display_name())),
+        code_id,
+        code: code.expose().to_owned(),
+        csrf_token: session.csrf_token.clone(),
+        qr_data_url: svg_data_url(content.as_str())?,
+        ttl_minutes: (ttl + 59) / 60,
+        is_static,
+    };
+    html(StatusCode::OK, &page)
+}
+
+/// Where a code stands, for the page and its script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CodeStatus {
+    Waiting,
+    Scanned,
+    Linked,
+    Expired,
+    Cancelled,
+}
+
+impl CodeStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Scanned => "scanned",
+            Self::Linked => "linked",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    fn message(self, device_name: Option<&str>) -> String {
+        let device = device_name.unwrap_or("a device");
+        match self {
+            Self::Waiting => "Waiting for your phone to scan the code.".to_owned(),
+            Self::Scanned => format!("Scanned by “{device}”. Finish linking in the app."),
+            Self::Linked => format!("“{device}” is now linked to your account."),
+            Self::Expired => "This QR code has expired. Generate a new QR code.".to_owned(),
+            Self::Cancelled => "This QR code was cancelled. Nothing was linked.".to_owned(),
+        }
+    }
+}
+
+/// The code's status and, once scanned, the device that scanned it.
+async fn code_status(
+    state: &AppState,
+    code: &LinkCodeRow,
+    now: NaiveDateTime,
+) -> Result<(CodeStatus, Option<String>), PageError> {
+    match code.status.as_str() {
+        "active" if code.expires_at > now => Ok((CodeStatus::Waiting, None)),
+        "active" | "expired" => Ok((CodeStatus::Expired, None)),
+        "redeemed" => {
+            let Some(link_id) = code.link_id.clone() else {
+                return Ok((CodeStatus::Cancelled, None));
+            };
+            let link = state
+                .db
+                .run(move |conn| store::find_link_session(conn, &link_id))
+                .await?;
+            let Some(link) = link else {
+                return Ok((CodeStatus::Cancelled, None));
+            };
+            let status = match LinkState::parse(&link.state) {
+                Some(LinkState::Completed) => CodeStatus::Linked,
+                Some(LinkState::Cancelled | LinkState::Refused) => CodeStatus::Cancelled,
+                Some(LinkState::Expired) => CodeStatus::Expired,
+                _ if link.expires_at <= now => CodeStatus::Expired,
+                _ => CodeStatus::Scanned,
+            };
+            Ok((status, Some(link.device_name)))
+        }
+        _ => Ok((CodeStatus::Cancelled, None)),
+    }
+}
+
+/// A code of this browser session, or 404.
+async fn own_code(
+    state: &AppState,
+    session: &BrowserSession,
+    code_id: &str,
+) -> Result<Option<LinkCodeRow>, PageError> {
+    if uuid::Uuid::parse_str(code_id).is_err() {
+        return Ok(None);
+    }
+    let id = code_id.to_owned();
+    let row = state
+        .db
+        .run(move |conn| store::find_link_code(conn, &id))
+        .await?;
+    Ok(row.filter(|r| r.browser_session_hash == session.id_hash))
+}
+
+/// The status page (works without JavaScript).
+#[get("/devices/link/{code_id}")]
+async fn link_status_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let (session, account) = match signed_in(&state, &req).await? {
+        Ok(v) => v,
+        Err(redirect) => return Ok(redirect),
+    };
+    let code = own_code(&state, &session, &path)
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    let (status, device) = code_status(&state, &code, now()).await?;
+    let page = LinkStatusPage {
+        nav: Some(nav_for(&session, account.display_name())),
+        code_id: code.id.clone(),
+        status: status.as_str(),
+        message: status.message(device.as_deref()),
+        can_cancel: matches!(status, CodeStatus::Waiting | CodeStatus::Scanned),
+        csrf_token: session.csrf_token.clone(),
+    };
+    html(StatusCode::OK, &page)
+}
+
+#[derive(Debug, Deserialize)]
+struct FrameRequest {
+    code: String,
+}
+
+fn frame_error(status: StatusCode, code: &'static str, text: &'static str) -> ApiError {
+    ApiError::new(status, code, text)
+}
+
+/// The script's poll: a fresh animated frame while waiting, and the status. The code
+/// comes from the page itself (the server keeps only its hash).
+#[post("/devices/link/{code_id}/frame")]
+async fn link_frame(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<FrameRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || frame_error(StatusCode::NOT_FOUND, "not_found", "This QR code does not exist.");
+    let session = current_session(&state, &req)
+        .await
+        .map_err(|_| ApiError::unavailable(anyhow::anyhow!("session lookup failed")))?
+        .filter(|s| s.account_id.is_some())
+        .ok_or_else(|| frame_error(StatusCode::UNAUTHORIZED, "not_signed_in", "Sign in again to link a device."))?;
+    let csrf = req
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !session::csrf_matches(&session, csrf) {
+        return Err(frame_error(StatusCode::FORBIDDEN, "invalid_csrf", "Reload the page and try again."));
+    }
+    let row = own_code(&state, &session, &path)
+        .await
+        .map_err(|_| ApiError::unavailable(anyhow::anyhow!("code lookup failed")))?
+        .ok_or_else(not_found)?;
+    let code = LinkCode::try_from(body.code.as_str()).map_err(|_| not_found())?;
+    if !bool::from(code.hash().as_bytes().ct_eq(row.code_hash.as_bytes())) {
+        return Err(not_found());
+    }
+    let now = now();
+    let (status, device) = code_status(&state, &row, now)
+        .await
+        .map_err(|_| ApiError::unavailable(anyhow::anyhow!("status lookup failed")))?;
+    let mut body = json!({
+        "status": status.as_str(),
+        "message": status.message(device.as_deref()),
+        "expires_in": (row.expires_at - now).num_seconds().max(0),
+    });
+    if let Some(device) = device {
+        body["device_name"] = json!(device);
+    }
+    if status == CodeStatus::Waiting && !row.allows_static {
+        let frame = state.qr_frames.frame_at(&code, Utc::now());
+        let content = link_url(&state.settings.server.public_url, &frame);
+        body["qr"] = json!(svg_data_url(content.as_str()).map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?);
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body))
+}
+
+#[derive(Debug, Deserialize)]
+struct PngQuery {
+    c: String,
+}
+
+/// The current QR frame as a PNG (for screenshots and image-based tools).
+#[get("/devices/link/{code_id}/qr.png")]
+async fn link_qr_png(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<PngQuery>,
+) -> Result<HttpResponse, PageError> {
+    let (session, _) = match signed_in(&state, &req).await? {
+        Ok(v) => v,
+        Err(redirect) => return Ok(redirect),
+    };
+    let row = own_code(&state, &session, &path)
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    let code = LinkCode::try_from(query.c.as_str()).map_err(|_| PageError::not_found())?;
+    if !bool::from(code.hash().as_bytes().ct_eq(row.code_hash.as_bytes())) {
+        return Err(PageError::not_found());
+    }
+    let frame = if row.allows_static {
+        code.expose().to_owned()
+    } else {
+        state.qr_frames.frame_at(&code, Utc::now())
+    };
+    let content = link_url(&state.settings.server.public_url, &frame);
+    let png = render::png(content.as_str()).map_err(PageError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(png))
+}
+
+#[derive(Debug, Deserialize)]
+struct CancelForm {
+    csrf_token: String,
+}
+
+/// "This was not me — cancel": voids the code and the link it started.
+#[post("/devices/link/{code_id}/cancel")]
+async fn cancel_link_code(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<CancelForm>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
+    let (session, account) = match signed_in(&state, &req).await? {
+        Ok(v) => v,
+        Err(redirect) => return Ok(redirect),
+    };
+    if !session::csrf_matches(&session, &form.csrf_token) {
+        return Err(csrf_failed());
+    }
+    let code = own_code(&state, &session, &path)
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    let now = now();
+    let (status, _) = code_status(&state, &code, now).await?;
+    if !matches!(status, CodeStatus::Waiting | CodeStatus::Scanned) {
+        // Linked, expired or already cancelled: nothing left to void.
+        return Ok(see_other(&format!("/devices/link/{}", code.id)));
+    }
+    let session_hash = session.id_hash.clone();
+    let code_id = code.id.clone();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                let Some(cancelled) = store::cancel_link_code(conn, &code_id, &session_hash)? else {
+                    return Ok(());
+                };
+                if let Some(link_id) = &cancelled.link_id {
+                    store::cancel(conn, link_id, now)?;
+                }
+                audit::store::insert_event(
+                    conn,
+                    &NewAuditEvent::new(
+                        EventKind::LinkCancelled,
+                        Some(&account.id),
+                        json!({"link_code_id": code_id, "link_id": cancelled.link_id, "by": "browser"}),
+                        &ctx,
+                        now,
+                    ),
+                )
+            })
+        })
+        .await?;
+    Ok(see_other(&format!("/devices/link/{}", code.id)))
+}

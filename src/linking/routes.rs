@@ -1,0 +1,455 @@
+//! The device API's linking endpoints (`/api/v1/links...`). Every call carries a DPoP
+//! proof signed by the device key that started the link.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
+use chrono::{NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
+
+use crate::accounts;
+use crate::devices::{SecretCode, SecretCodeError};
+use crate::http::{ApiError, RequestContext, rate_limit};
+use crate::startup::AppState;
+use crate::tokens::guard::{self, ProofRequirements};
+use crate::tokens::{Jkt, PublicJwk};
+
+use super::rules::{DeviceName, LinkMethod, LinkState, Platform};
+use super::service::{self, LinkError, NewLink};
+use super::store::{self, LinkSessionRow};
+use super::{ScannedFrame, parse_link_url};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(create_link)
+        .service(get_link)
+        .service(cancel_link)
+        .service(redeem_qr_code)
+        .service(set_secret_code)
+        .service(passkey_options)
+        .service(add_passkey)
+        .service(complete_link);
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn invalid_request(description: impl Into<std::borrow::Cow<'static, str>>) -> ApiError {
+    ApiError::bad_request("invalid_request", description)
+}
+
+/// The JSON view of a link for the app.
+fn link_view(link: &LinkSessionRow, display_name: Option<String>) -> Value {
+    let state = LinkState::parse(&link.state).unwrap_or(LinkState::Expired);
+    let mut view = json!({
+        "link_id": link.id,
+        "state": link.state,
+        "method": link.method,
+        "device_name": link.device_name,
+        "expires_at": link.expires_at.and_utc().to_rfc3339(),
+        "next": state.next_steps(),
+    });
+    if let Some(name) = display_name {
+        view["account"] = json!({"display_name": name});
+    }
+    if let Some(device_id) = &link.device_id {
+        view["device_id"] = json!(device_id);
+    }
+    view
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateLink {
+    device_name: String,
+    method: String,
+    device_key: Value,
+    platform: String,
+}
+
+/// Starts linking this installation. The proof must be signed by `device_key`.
+#[post("/api/v1/links")]
+async fn create_link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<CreateLink>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let name = DeviceName::try_from(body.device_name.as_str())
+        .map_err(|m| ApiError::bad_request("invalid_device_name", m))?;
+    let platform = Platform::try_from(body.platform.as_str()).map_err(invalid_request)?;
+    let method = match LinkMethod::parse(&body.method) {
+        Some(LinkMethod::Qr) => LinkMethod::Qr,
+        _ => {
+            return Err(invalid_request(
+                "method must be \"qr\" (LuxTrust linking is not available on this server).",
+            ));
+        }
+    };
+    let key = PublicJwk::from_json_value(&body.device_key).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_device_key",
+            format!("device_key must be a public EC P-256 JWK: {e}"),
+        )
+    })?;
+    let jkt = key.jkt();
+    guard::verify_request(
+        &state,
+        &req,
+        ProofRequirements {
+            expected_jkt: Some(&jkt),
+            ..ProofRequirements::default()
+        },
+    )
+    .await?;
+    let new = NewLink {
+        jkt: jkt.as_str().to_owned(),
+        name,
+        platform,
+        method,
+    };
+    let ttl = state.settings.linking.link_session_ttl_secs;
+    let now = now();
+    let link = state
+        .db
+        .run(move |conn| Ok(service::create_link(conn, &new, ttl, &ctx, now)))
+        .await??;
+    Ok(HttpResponse::Created()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(link_view(&link, None)))
+}
+
+/// Loads the link and checks the request's proof against the key that started it, so a
+/// stolen `link_id` is useless.
+async fn authorized_link(
+    state: &AppState,
+    req: &HttpRequest,
+    link_id: &str,
+) -> Result<LinkSessionRow, ApiError> {
+    if uuid::Uuid::parse_str(link_id).is_err() {
+        return Err(LinkError::NotFound.into());
+    }
+    let id = link_id.to_owned();
+    let link = state
+        .db
+        .run(move |conn| store::find_link_session(conn, &id))
+        .await?
+        .ok_or(LinkError::NotFound)?;
+    let jkt = Jkt::try_from(link.device_jkt.as_str()).map_err(ApiError::internal)?;
+    guard::verify_request(
+        state,
+        req,
+        ProofRequirements {
+            expected_jkt: Some(&jkt),
+            ..ProofRequirements::default()
+        },
+    )
+    .await?;
+    Ok(link)
+}
+
+async fn display_name_of(state: &AppState, link: &LinkSessionRow) -> Result<Option<String>, ApiError> {
+    let Some(account_id) = link.account_id.clone() else {
+        return Ok(None);
+    };
+    Ok(state
+        .db
+        .run(move |conn| accounts::store::find_account(conn, &account_id))
+        .await?
+        .map(|a| a.display_name()))
+}
+
+/// The link's state, for an app that polls (e.g. after the LuxTrust step).
+#[get("/api/v1/links/{link_id}")]
+async fn get_link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let link = authorized_link(&state, &req, &path).await?;
+    let name = display_name_of(&state, &link).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(link_view(&link, name)))
+}
+
+/// The app gives up linking.
+#[delete("/api/v1/links/{link_id}")]
+async fn cancel_link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, ApiError> {
+    let link = authorized_link(&state, &req, &path).await?;
+    let now = now();
+    state
+        .db
+        .run(move |conn| Ok(service::cancel(conn, &link.id, &ctx, now)))
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+struct RedeemQr {
+    code: String,
+}
+
+/// Redeems the scanned QR code (a link URL or the bare frame): binds the link to the
+/// account that showed the code.
+#[post("/api/v1/links/{link_id}/qr")]
+async fn redeem_qr_code(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<RedeemQr>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, ApiError> {
+    let link = authorized_link(&state, &req, &path).await?;
+    let limit = state.settings.linking.qr_redemptions_per_minute;
+    let buckets = [
+        format!("qr:key:{}", link.device_jkt),
+        format!("qr:ip:{}", ctx.ip.as_deref().unwrap_or("-")),
+    ];
+    let now = now();
+    if let Some(retry) = state
+        .db
+        .run(move |conn| {
+            for bucket in &buckets {
+                if let Some(retry) = rate_limit::hit(conn, bucket, limit, 60, now)? {
+                    return Ok(Some(retry));
+                }
+            }
+            Ok(None)
+        })
+        .await?
+    {
+        return Err(rate_limit::too_many_requests(retry));
+    }
+
+    let frame = parse_link_url(&body.code).map_err(|_| LinkError::QrInvalid)?;
+    let scanned = state
+        .qr_frames
+        .check(&frame, Utc::now())
+        .map_err(|e| match e {
+            super::QrError::Expired => LinkError::QrExpired,
+            _ => LinkError::QrInvalid,
+        })?;
+    let is_static = matches!(scanned, ScannedFrame::Static(_));
+    let code_hash = scanned.code().hash();
+    let link_id = link.id.clone();
+    let bound = state
+        .db
+        .run(move |conn| {
+            Ok(service::redeem_qr(
+                conn, &link_id, &code_hash, is_static, &ctx, now,
+            ))
+        })
+        .await??;
+    let name = display_name_of(&state, &bound).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(link_view(&bound, name)))
+}
+
+#[derive(Debug, Deserialize)]
+struct SecretCodeBody {
+    secret_code: String,
+}
+
+/// Sets the 6-digit secret code. Stored only as an Argon2id verifier keyed with the
+/// server's pepper; never logged, never returned.
+#[put("/api/v1/links/{link_id}/secret-code")]
+async fn set_secret_code(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<SecretCodeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let link = authorized_link(&state, &req, &path).await?;
+    let code = parse_secret_code(&body.secret_code)?;
+    let now = now();
+    {
+        // Refuse out-of-order calls before spending Argon2 time.
+        let link = link.clone();
+        state
+            .db
+            .run(move |conn| {
+                Ok(service::find_live(conn, &link.id, now)
+                    .and_then(|l| service::check_step(&l, super::rules::Step::SetSecretCode)))
+            })
+            .await??;
+    }
+    let hasher = state.secret_codes.clone();
+    let verifier = web::block(move || hasher.hash(&code))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let link_id = link.id.clone();
+    state
+        .db
+        .run(move |conn| Ok(service::set_secret_code(conn, &link_id, &verifier, now)))
+        .await??;
+    let id = link.id.clone();
+    let updated = state
+        .db
+        .run(move |conn| store::find_link_session(conn, &id))
+        .await?
+        .ok_or(LinkError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(link_view(&updated, None)))
+}
+
+/// Parses a secret code, refusing malformed and easily guessed ones.
+pub fn parse_secret_code(raw: &str) -> Result<SecretCode, ApiError> {
+    let code = SecretCode::try_from(raw).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_secret_code",
+            "The secret code must be exactly 6 digits.",
+        )
+    })?;
+    if code.is_weak() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "weak_secret_code",
+            "This secret code is too easy to guess. Avoid repeated digits, sequences like 123456 and common codes.",
+        ));
+    }
+    Ok(code)
+}
+
+impl From<SecretCodeError> for ApiError {
+    fn from(err: SecretCodeError) -> Self {
+        ApiError::internal(err)
+    }
+}
+
+/// WebAuthn creation options for the app's passkey (user verification required).
+#[post("/api/v1/links/{link_id}/passkey/options")]
+async fn passkey_options(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let link = authorized_link(&state, &req, &path).await?;
+    let now = now();
+    let link_id = link.id.clone();
+    let account = state
+        .db
+        .run(move |conn| {
+            let link = match service::find_live(conn, &link_id, now)
+                .and_then(|l| service::check_step(&l, super::rules::Step::AddPasskey).map(|()| l))
+            {
+                Ok(l) => l,
+                Err(e) => return Ok(Err(e)),
+            };
+            let account = match link.account_id.as_deref() {
+                Some(id) => accounts::store::find_account(conn, id)?,
+                None => None,
+            };
+            Ok(account.ok_or(LinkError::InvalidState(link.state)))
+        })
+        .await??;
+    let handle = uuid::Uuid::parse_str(&account.webauthn_user_handle).map_err(ApiError::internal)?;
+    let (options, registration) = state
+        .webauthn
+        .start_passkey_registration(handle, &account.email, &account.display_name(), None)
+        .map_err(ApiError::internal)?;
+    let ceremony = serde_json::to_string(&registration).map_err(ApiError::internal)?;
+    let link_id = link.id.clone();
+    let stored = state
+        .db
+        .run(move |conn| store::set_webauthn_state(conn, &link_id, &ceremony, now))
+        .await?;
+    if !stored {
+        return Err(LinkError::InvalidState(link.state).into());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(options))
+}
+
+#[derive(Debug, Deserialize)]
+struct AddPasskey {
+    credential: RegisterPublicKeyCredential,
+}
+
+/// Verifies the new passkey (user verification required) and keeps it until completion.
+#[post("/api/v1/links/{link_id}/passkey")]
+async fn add_passkey(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<AddPasskey>,
+) -> Result<HttpResponse, ApiError> {
+    let link = authorized_link(&state, &req, &path).await?;
+    service::check_step(&link, super::rules::Step::AddPasskey)?;
+    let ceremony_json = link.webauthn_state.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_link_state",
+            "Ask for passkey options first (POST .../passkey/options).",
+        )
+    })?;
+    let ceremony: PasskeyRegistration =
+        serde_json::from_str(&ceremony_json).map_err(ApiError::internal)?;
+    let passkey = state
+        .webauthn
+        .finish_passkey_registration(&body.credential, &ceremony)
+        .map_err(|e| {
+            tracing::info!(error = %e, "passkey registration refused");
+            ApiError::bad_request(
+                "invalid_passkey",
+                "The passkey could not be verified. Biometrics (user verification) are required; try again or skip this step.",
+            )
+            .with_field("reason", e.to_string())
+        })?;
+    let passkey_json = serde_json::to_string(&passkey).map_err(ApiError::internal)?;
+    let now = now();
+    let link_id = link.id.clone();
+    let stored = state
+        .db
+        .run(move |conn| store::set_passkey(conn, &link_id, &ceremony_json, &passkey_json, now))
+        .await?;
+    if !stored {
+        return Err(LinkError::InvalidState(link.state).into());
+    }
+    let id = link.id.clone();
+    let updated = state
+        .db
+        .run(move |conn| store::find_link_session(conn, &id))
+        .await?
+        .ok_or(LinkError::NotFound)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(link_view(&updated, None)))
+}
+
+/// Finishes linking: only now does the device count as linked.
+#[post("/api/v1/links/{link_id}/complete")]
+async fn complete_link(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, ApiError> {
+    let link = authorized_link(&state, &req, &path).await?;
+    let now = now();
+    let link_id = link.id.clone();
+    let done = state
+        .db
+        .run(move |conn| Ok(service::complete(conn, &link_id, &ctx, now, |_, _| Ok(()))))
+        .await??;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "link_id": link.id,
+            "state": "completed",
+            "device_id": done.device.id,
+            "account": {"display_name": done.account.display_name()},
+            "biometrics": done.has_passkey,
+        })))
+}

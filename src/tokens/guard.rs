@@ -1,0 +1,140 @@
+//! The HTTP side of DPoP (RFC 9449): read the one `DPoP` header, verify the proof
+//! against this request, and remember its `jti` in the database (shared by every
+//! instance) so that a replayed proof is refused.
+
+use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use chrono::Utc;
+use diesel::prelude::*;
+
+use crate::db::schema::dpop_jtis;
+use crate::db::{DbConnection, StoreError};
+use crate::http::ApiError;
+use crate::startup::AppState;
+
+use super::dpop::{self, DpopError, IatWindow, NonceCheck, ProofExpectations, VerifiedProof};
+use super::jwk::Jkt;
+
+pub const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
+
+/// What a request's proof must satisfy beyond the basics.
+#[derive(Default)]
+pub struct ProofRequirements<'a> {
+    /// The access token the proof must be bound to (`ath`).
+    pub access_token: Option<&'a str>,
+    /// The key the request must be signed with (a link's or a device's).
+    pub expected_jkt: Option<&'a Jkt>,
+    /// Whether a fresh server nonce is required (RFC 9449 section 8).
+    pub require_nonce: bool,
+}
+
+/// The acceptance window of proofs from the settings.
+pub fn iat_window(state: &AppState) -> IatWindow {
+    IatWindow {
+        past: chrono::TimeDelta::seconds(state.settings.dpop.iat_past_secs),
+        future: chrono::TimeDelta::seconds(state.settings.dpop.iat_future_secs),
+    }
+}
+
+/// The `ApiError` for a refused proof: 401 with `WWW-Authenticate: DPoP` and, when the
+/// nonce is the problem, a fresh `DPoP-Nonce` to retry with.
+pub fn proof_error(state: &AppState, err: DpopError) -> ApiError {
+    let challenge = format!("DPoP error=\"{}\", algs=\"ES256\"", err.error());
+    let mut api = ApiError::new(StatusCode::UNAUTHORIZED, err.error(), err.to_string())
+        .with_field("reason", err.code());
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        api = api.with_header(WWW_AUTHENTICATE, value);
+    }
+    if matches!(err, DpopError::MissingNonce | DpopError::InvalidNonce) {
+        api = with_fresh_nonce(state, api);
+    }
+    api
+}
+
+/// Adds a `DPoP-Nonce` header for the next request.
+pub fn with_fresh_nonce(state: &AppState, api: ApiError) -> ApiError {
+    match HeaderValue::from_str(&state.dpop_nonces.issue(Utc::now())) {
+        Ok(value) => api.with_header(DPOP_NONCE, value),
+        Err(_) => api,
+    }
+}
+
+/// Verifies the request's DPoP proof and records its `jti` (single use).
+pub async fn verify_request(
+    state: &AppState,
+    req: &HttpRequest,
+    requirements: ProofRequirements<'_>,
+) -> Result<VerifiedProof, ApiError> {
+    let values: Vec<&str> = req
+        .headers()
+        .get_all("dpop")
+        .map(|v| v.to_str().unwrap_or(""))
+        .collect();
+    let proof = dpop::single_proof(values).map_err(|e| proof_error(state, e))?;
+    // The target URI is ours, as the public sees it, never the Host header's.
+    let htu = state
+        .settings
+        .server
+        .public_url
+        .join(req.path())
+        .map_err(|_| proof_error(state, DpopError::HtuMismatch))?;
+    let window = iat_window(state);
+    let mut expect = ProofExpectations::new(req.method().as_str(), &htu);
+    expect.iat_window = window;
+    expect.access_token = requirements.access_token;
+    expect.expected_jkt = requirements.expected_jkt;
+    if requirements.require_nonce {
+        expect.nonce = NonceCheck::Server(&state.dpop_nonces);
+    }
+    let now = Utc::now();
+    let verified = dpop::verify_proof(proof, &expect, now).map_err(|e| proof_error(state, e))?;
+
+    let key = dpop::jti_key(&verified.jkt, &verified.jti);
+    let expires_at = verified.jti_expires_at(window).naive_utc() + chrono::TimeDelta::seconds(5);
+    let fresh = state
+        .db
+        .run(move |conn| remember_jti(conn, &key, expires_at))
+        .await?;
+    if !fresh {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_dpop_proof",
+            "This DPoP proof was already used; make a new proof for every request.",
+        )
+        .with_field("reason", "replayed_jti")
+        .with_header(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_static("DPoP error=\"invalid_dpop_proof\", algs=\"ES256\""),
+        ));
+    }
+    Ok(verified)
+}
+
+/// Stores a proof's `jti` hash; false when it was already there (a replay).
+pub fn remember_jti(
+    conn: &mut DbConnection,
+    key: &str,
+    expires_at: chrono::NaiveDateTime,
+) -> Result<bool, StoreError> {
+    match diesel::insert_into(dpop_jtis::table)
+        .values((
+            dpop_jtis::jti_hash.eq(key),
+            dpop_jtis::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .map_err(StoreError::from)
+    {
+        Ok(_) => Ok(true),
+        Err(StoreError::UniqueViolation) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Forgets proof ids whose proofs can no longer be accepted anyway.
+pub fn purge_expired_jtis(
+    conn: &mut DbConnection,
+    now: chrono::NaiveDateTime,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(dpop_jtis::table.filter(dpop_jtis::expires_at.le(now))).execute(conn)?)
+}
