@@ -35,6 +35,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_products,
     browser_sessions,
     oidc_login_states,
+    outbox,
 );
 
 diesel::table! {
@@ -91,3 +92,21 @@ diesel::table! {
 diesel::joinable!(espaces -> accounts (account_id));
 diesel::joinable!(auth_products -> accounts (account_id));
 diesel::joinable!(browser_sessions -> accounts (account_id));
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
