@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod eaccess;
 pub mod http;
+pub mod mail;
 pub mod mock_idp;
 pub mod portal;
 pub mod startup;
