@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::db::{Db, OpenError};
 use crate::eaccess::{Eaccess, EaccessError};
 use crate::http::{self, middleware};
+use crate::mail::{self, TransportError, WorkerHandle};
 use crate::portal;
 
 /// State shared by every request handler of one server instance. Holds nothing another
@@ -30,6 +31,8 @@ pub enum StartupError {
     Database(#[from] OpenError),
     #[error("cannot set up the eAccess client: {0}")]
     Eaccess(#[from] EaccessError),
+    #[error("cannot set up mail: {0}")]
+    Mail(#[from] TransportError),
     #[error("cannot start the HTTP server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -38,6 +41,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The outbox worker lives as long as the server.
+    mail_worker: WorkerHandle,
 }
 
 impl Application {
@@ -57,6 +62,8 @@ impl Application {
         let settings = Arc::new(settings);
         let eaccess = Arc::new(Eaccess::new(settings.eaccess.clone())?);
         eaccess.spawn_discovery();
+        let mail_transport = mail::build_transport(&settings.mail)?;
+        let mail_worker = mail::spawn_worker(db.clone(), settings.mail.clone(), mail_transport);
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
             db,
@@ -84,16 +91,23 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         let server = server.client_request_timeout(Duration::from_secs(10)).run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            mail_worker,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish and the mail
+    /// worker record the message in hand.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.mail_worker.shutdown().await;
+        result
     }
 }
 
