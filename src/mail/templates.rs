@@ -245,7 +245,7 @@ mod tests {
         assert!(!mail.html_body.contains("<b>Jean"), "{}", mail.html_body);
         assert!(
             mail.html_body
-                .contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+                .contains("&#60;script&#62;alert(1)&#60;/script&#62;")
         );
         // The text body is plain text: shown as typed, never interpreted.
         assert!(mail.text_body.contains("<script>alert(1)</script>"));
@@ -281,7 +281,7 @@ mod tests {
             "A mobile device was unlinked from your account"
         );
         assert!(unlinked.text_body.contains("iPhone <15>"));
-        assert!(unlinked.html_body.contains("iPhone &lt;15&gt;"));
+        assert!(unlinked.html_body.contains("iPhone &#60;15&#62;"));
         assert!(unlinked.text_body.contains("from the app on the device"));
         assert!(unlinked.html_body.contains("from the app on the device"));
 
