@@ -119,6 +119,8 @@ pub fn test_settings(
         Backend::Sqlite => format!("sqlite://{}", dir.join("devicelink.db").display()),
         Backend::Postgres => pg.expect("a PostgreSQL database").url.clone(),
     };
+    settings.mail.file_dir = dir.join("mail");
+    settings.mail.poll_interval_ms = 50;
     settings
         .validate(Profile::Local)
         .expect("test settings are valid");

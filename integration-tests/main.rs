@@ -5,5 +5,6 @@ mod helpers;
 
 mod cli;
 mod foundation;
+mod mail;
 mod mock_idp;
 mod portal;
