@@ -15,14 +15,6 @@ pub struct RenderedMail {
     pub html_body: String,
 }
 
-struct LinkedView {
-    display_name: String,
-    device_name: String,
-    when: String,
-    method_label: String,
-    manage_url: String,
-}
-
 #[derive(Template)]
 #[template(path = "mail/device_linked.txt")]
 struct LinkedText<'a> {
@@ -87,29 +79,27 @@ pub(super) const DEVICE_LOCKED_SUBJECT: &str =
     "Your mobile device was locked after too many wrong secret codes";
 
 pub(super) fn device_linked(mail: &DeviceLinkedMail) -> Result<RenderedMail, askama::Error> {
-    let v = LinkedView {
-        display_name: one_line(&mail.display_name),
-        device_name: one_line(&mail.device_name),
-        when: format_time(mail.linked_at),
-        method_label: one_line(&mail.method_label),
-        manage_url: mail.manage_url.to_string(),
-    };
+    let display_name = one_line(&mail.display_name);
+    let device_name = one_line(&mail.device_name);
+    let when = format_time(mail.linked_at);
+    let method_label = one_line(&mail.method_label);
+    let manage_url = mail.manage_url.to_string();
     Ok(RenderedMail {
         subject: DEVICE_LINKED_SUBJECT.to_owned(),
         text_body: LinkedText {
-            display_name: &v.display_name,
-            device_name: &v.device_name,
-            when: &v.when,
-            method_label: &v.method_label,
-            manage_url: &v.manage_url,
+            display_name: &display_name,
+            device_name: &device_name,
+            when: &when,
+            method_label: &method_label,
+            manage_url: &manage_url,
         }
         .render()?,
         html_body: LinkedHtml {
-            display_name: &v.display_name,
-            device_name: &v.device_name,
-            when: &v.when,
-            method_label: &v.method_label,
-            manage_url: &v.manage_url,
+            display_name: &display_name,
+            device_name: &device_name,
+            when: &when,
+            method_label: &method_label,
+            manage_url: &manage_url,
         }
         .render()?,
     })
