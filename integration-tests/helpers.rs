@@ -124,6 +124,8 @@ pub fn test_settings(
         Backend::Sqlite => format!("sqlite://{}", dir.join("devicelink.db").display()),
         Backend::Postgres => pg.expect("a PostgreSQL database").url.clone(),
     };
+    settings.mail.file_dir = dir.join("mail");
+    settings.mail.poll_interval_ms = 50;
     settings
         .validate(Profile::Local)
         .expect("test settings are valid");
@@ -333,7 +335,9 @@ impl TestApp {
 
     /// What a phone camera reads from the QR code right now (decoding the PNG).
     pub async fn scan_qr(&self, code_id: &str, code: &str) -> String {
-        let res = self.get(&format!("/devices/link/{code_id}/qr.png?c={code}")).await;
+        let res = self
+            .get(&format!("/devices/link/{code_id}/qr.png?c={code}"))
+            .await;
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["content-type"], "image/png");
         let bytes = res.bytes().await.unwrap();
@@ -381,7 +385,12 @@ impl TestApp {
     }
 
     /// Signs in a registered citizen and links one device with the QR method.
-    pub async fn linked_device(&self, identity: &str, secret_code: &str, biometrics: bool) -> devicelink::device_client::DeviceClient {
+    pub async fn linked_device(
+        &self,
+        identity: &str,
+        secret_code: &str,
+        biometrics: bool,
+    ) -> devicelink::device_client::DeviceClient {
         self.sign_in_registered(identity, "luxtrust_mobile").await;
         let (id, code) = self.new_qr_code("").await;
         let scanned = self.scan_qr(&id, &code).await;
@@ -397,7 +406,10 @@ impl TestApp {
 /// The value of the attribute `name="..."` in a page.
 pub fn attr(html: &str, name: &str) -> String {
     let marker = format!("{name}=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in page")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in page"))
+        + marker.len();
     let end = html[start..].find('"').unwrap() + start;
     html[start..end].to_owned()
 }

@@ -5,6 +5,7 @@ mod helpers;
 
 mod cli;
 mod foundation;
-mod mock_idp;
 mod linking;
+mod mail;
+mod mock_idp;
 mod portal;

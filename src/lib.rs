@@ -11,6 +11,7 @@ pub mod eaccess;
 pub mod http;
 pub mod janitor;
 pub mod linking;
+pub mod mail;
 pub mod mock_idp;
 pub mod portal;
 pub mod protocol;

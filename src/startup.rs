@@ -10,15 +10,16 @@ use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::config::Settings;
-use crate::db::{Db, OpenError};
 use crate::config::decode_secret;
+use crate::db::{Db, OpenError};
 use crate::devices::{SecretCodeHasher, SecretCodeParams};
 use crate::eaccess::{Eaccess, EaccessError};
+use crate::http::{self, middleware};
 use crate::linking::{self, QrFrames};
+use crate::mail::{self, TransportError, WorkerHandle};
+use crate::portal;
 use crate::tokens::DpopNonces;
 use webauthn_rs::prelude::Webauthn;
-use crate::http::{self, middleware};
-use crate::portal;
 
 /// State shared by every request handler of one server instance. Holds nothing another
 /// instance would need: sessions, ceremonies and counters live in the database.
@@ -47,6 +48,8 @@ pub enum StartupError {
     Component { what: &'static str, reason: String },
     #[error("cannot set up the eAccess client: {0}")]
     Eaccess(#[from] EaccessError),
+    #[error("cannot set up mail: {0}")]
+    Mail(#[from] TransportError),
     #[error("cannot start the HTTP server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -55,6 +58,8 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The outbox worker lives as long as the server.
+    mail_worker: WorkerHandle,
 }
 
 impl Application {
@@ -74,9 +79,11 @@ impl Application {
         let settings = Arc::new(settings);
         let eaccess = Arc::new(Eaccess::new(settings.eaccess.clone())?);
         eaccess.spawn_discovery();
-        let component = |what: &'static str| move |e: &dyn std::fmt::Display| StartupError::Component {
-            what,
-            reason: e.to_string(),
+        let component = |what: &'static str| {
+            move |e: &dyn std::fmt::Display| StartupError::Component {
+                what,
+                reason: e.to_string(),
+            }
         };
         let secrets = &settings.secrets;
         let qr_frames = QrFrames::with_timing(
@@ -85,9 +92,11 @@ impl Application {
             settings.linking.qr_frame_window_secs,
         )
         .map_err(|e| component("the QR frames")(&e))?;
-        let dpop_nonces =
-            DpopNonces::new(&decode_secret("secrets.dpop_nonce_key", &secrets.dpop_nonce_key)?)
-                .map_err(|e| component("the DPoP nonces")(&e))?;
+        let dpop_nonces = DpopNonces::new(&decode_secret(
+            "secrets.dpop_nonce_key",
+            &secrets.dpop_nonce_key,
+        )?)
+        .map_err(|e| component("the DPoP nonces")(&e))?;
         let d = &settings.devices;
         let secret_codes = SecretCodeHasher::new(
             &decode_secret("secrets.secret_code_pepper", &secrets.secret_code_pepper)?,
@@ -104,6 +113,8 @@ impl Application {
             db.clone(),
             Duration::from_secs(settings.server.janitor_interval_secs),
         );
+        let mail_transport = mail::build_transport(&settings.mail)?;
+        let mail_worker = mail::spawn_worker(db.clone(), settings.mail.clone(), mail_transport);
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
             db,
@@ -137,16 +148,23 @@ impl Application {
             server = server.workers(settings.server.workers);
         }
         let server = server.client_request_timeout(Duration::from_secs(10)).run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            mail_worker,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish.
+    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish and the mail
+    /// worker record the message in hand.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.mail_worker.shutdown().await;
+        result
     }
 }
 

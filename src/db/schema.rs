@@ -42,6 +42,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     passkeys,
     dpop_jtis,
     rate_limits,
+    outbox,
 );
 
 diesel::table! {
@@ -185,5 +186,23 @@ diesel::table! {
         bucket -> Text,
         window_start -> Timestamp,
         hits -> Integer,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
     }
 }

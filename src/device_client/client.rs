@@ -115,8 +115,9 @@ impl DeviceClient {
     pub fn load(path: &Path) -> Result<Self, ClientError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ClientError::State(format!("cannot read {}: {e}", path.display())))?;
-        let state: DeviceState = serde_json::from_str(&text)
-            .map_err(|e| ClientError::State(format!("{} is not a state file: {e}", path.display())))?;
+        let state: DeviceState = serde_json::from_str(&text).map_err(|e| {
+            ClientError::State(format!("{} is not a state file: {e}", path.display()))
+        })?;
         let key = DeviceKey::import_pkcs8_base64(&state.device_key)?;
         Ok(Self::from_state(state, key))
     }
@@ -144,7 +145,12 @@ impl DeviceClient {
     }
 
     /// A DPoP proof for one request (exposed so tests can tamper with it).
-    pub fn proof(&self, method: &str, url: &Url, access_token: Option<&str>) -> Result<String, ClientError> {
+    pub fn proof(
+        &self,
+        method: &str,
+        url: &Url,
+        access_token: Option<&str>,
+    ) -> Result<String, ClientError> {
         Ok(self
             .key
             .proof(method, url, access_token, self.nonce.as_deref())?)
@@ -161,7 +167,10 @@ impl DeviceClient {
         let url = self.url(path)?;
         for attempt in 0..2 {
             let proof = self.proof(method.as_str(), &url, access_token)?;
-            let mut request = self.http.request(method.clone(), url.clone()).header("DPoP", proof);
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .header("DPoP", proof);
             if let Some(token) = access_token {
                 request = request.header("Authorization", format!("DPoP {token}"));
             }
@@ -186,18 +195,26 @@ impl DeviceClient {
             if (200..300).contains(&status) {
                 return Ok(value);
             }
-            let error = value["error"].as_str().unwrap_or("unknown_error").to_owned();
+            let error = value["error"]
+                .as_str()
+                .unwrap_or("unknown_error")
+                .to_owned();
             if error == "use_dpop_nonce" && attempt == 0 {
                 continue;
             }
             return Err(ClientError::Api {
                 status,
                 error,
-                description: value["error_description"].as_str().unwrap_or_default().to_owned(),
+                description: value["error_description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 body: value,
             });
         }
-        Err(ClientError::Usage("the server kept asking for a new DPoP nonce".into()))
+        Err(ClientError::Usage(
+            "the server kept asking for a new DPoP nonce".into(),
+        ))
     }
 
     fn link_path(&self, suffix: &str) -> Result<String, ClientError> {
@@ -217,7 +234,9 @@ impl DeviceClient {
             "platform": "other",
             "device_key": self.key.public_jwk(),
         });
-        let link = self.call(Method::POST, "/api/v1/links", Some(&body), None).await?;
+        let link = self
+            .call(Method::POST, "/api/v1/links", Some(&body), None)
+            .await?;
         self.state.link_id = link["link_id"].as_str().map(str::to_owned);
         self.state.device_name = Some(device_name.to_owned());
         Ok(link)
@@ -265,7 +284,12 @@ impl DeviceClient {
             .map_err(|e| ClientError::Passkey(format!("{e:?}")))?;
         let path = self.link_path("/passkey")?;
         let result = self
-            .call(Method::POST, &path, Some(&json!({"credential": credential})), None)
+            .call(
+                Method::POST,
+                &path,
+                Some(&json!({"credential": credential})),
+                None,
+            )
             .await?;
         let cbor = token
             .to_cbor()

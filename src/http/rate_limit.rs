@@ -57,7 +57,9 @@ pub fn hit(
             .select((rate_limits::window_start, rate_limits::hits))
             .first(conn)?;
         if hits as u32 > limit {
-            let retry = (start + Duration::seconds(window_secs) - now).num_seconds().max(1);
+            let retry = (start + Duration::seconds(window_secs) - now)
+                .num_seconds()
+                .max(1);
             return Ok(Some(retry));
         }
         return Ok(None);

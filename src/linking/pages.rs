@@ -103,7 +103,10 @@ async fn signed_in(
 
 fn svg_data_url(content: &str) -> Result<String, PageError> {
     let svg = render::svg(content).map_err(PageError::internal)?;
-    Ok(format!("data:image/svg+xml;base64,{}", STANDARD.encode(svg)))
+    Ok(format!(
+        "data:image/svg+xml;base64,{}",
+        STANDARD.encode(svg)
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -287,19 +290,35 @@ async fn link_frame(
     path: web::Path<String>,
     body: web::Json<FrameRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let not_found = || frame_error(StatusCode::NOT_FOUND, "not_found", "This QR code does not exist.");
+    let not_found = || {
+        frame_error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "This QR code does not exist.",
+        )
+    };
     let session = current_session(&state, &req)
         .await
         .map_err(|_| ApiError::unavailable(anyhow::anyhow!("session lookup failed")))?
         .filter(|s| s.account_id.is_some())
-        .ok_or_else(|| frame_error(StatusCode::UNAUTHORIZED, "not_signed_in", "Sign in again to link a device."))?;
+        .ok_or_else(|| {
+            frame_error(
+                StatusCode::UNAUTHORIZED,
+                "not_signed_in",
+                "Sign in again to link a device.",
+            )
+        })?;
     let csrf = req
         .headers()
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !session::csrf_matches(&session, csrf) {
-        return Err(frame_error(StatusCode::FORBIDDEN, "invalid_csrf", "Reload the page and try again."));
+        return Err(frame_error(
+            StatusCode::FORBIDDEN,
+            "invalid_csrf",
+            "Reload the page and try again.",
+        ));
     }
     let row = own_code(&state, &session, &path)
         .await
@@ -324,7 +343,10 @@ async fn link_frame(
     if status == CodeStatus::Waiting && !row.allows_static {
         let frame = state.qr_frames.frame_at(&code, Utc::now());
         let content = link_url(&state.settings.server.public_url, &frame);
-        body["qr"] = json!(svg_data_url(content.as_str()).map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?);
+        body["qr"] = json!(
+            svg_data_url(content.as_str())
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+        );
     }
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -46,7 +46,10 @@ mod tests {
     fn a_png_qr_code_decodes_back_to_its_content() {
         let content = "http://127.0.0.1:8080/link#abc.123.def";
         let bytes = png(content).unwrap();
-        assert_eq!(crate::device_client::camera::decode_png(&bytes).unwrap(), content);
+        assert_eq!(
+            crate::device_client::camera::decode_png(&bytes).unwrap(),
+            content
+        );
     }
 
     #[test]

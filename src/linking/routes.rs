@@ -11,6 +11,7 @@ use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
 use crate::accounts;
 use crate::devices::{SecretCode, SecretCodeError};
 use crate::http::{ApiError, RequestContext, rate_limit};
+use crate::mail;
 use crate::startup::AppState;
 use crate::tokens::guard::{self, ProofRequirements};
 use crate::tokens::{Jkt, PublicJwk};
@@ -149,7 +150,10 @@ async fn authorized_link(
     Ok(link)
 }
 
-async fn display_name_of(state: &AppState, link: &LinkSessionRow) -> Result<Option<String>, ApiError> {
+async fn display_name_of(
+    state: &AppState,
+    link: &LinkSessionRow,
+) -> Result<Option<String>, ApiError> {
     let Some(account_id) = link.account_id.clone() else {
         return Ok(None);
     };
@@ -234,7 +238,7 @@ async fn redeem_qr_code(
         .check(&frame, Utc::now())
         .map_err(|e| match e {
             super::QrError::Expired => LinkError::QrExpired,
-            _ => LinkError::QrInvalid,
+            super::QrError::Invalid => LinkError::QrInvalid,
         })?;
     let is_static = matches!(scanned, ScannedFrame::Static(_));
     let code_hash = scanned.code().hash();
@@ -353,7 +357,8 @@ async fn passkey_options(
             Ok(account.ok_or(LinkError::InvalidState(link.state)))
         })
         .await??;
-    let handle = uuid::Uuid::parse_str(&account.webauthn_user_handle).map_err(ApiError::internal)?;
+    let handle =
+        uuid::Uuid::parse_str(&account.webauthn_user_handle).map_err(ApiError::internal)?;
     let (options, registration) = state
         .webauthn
         .start_passkey_registration(handle, &account.email, &account.display_name(), None)
@@ -428,6 +433,42 @@ async fn add_passkey(
         .json(link_view(&updated, None)))
 }
 
+/// Queues "A mobile device was linked to your account" in the linking transaction, so
+/// the email exists exactly when the link does.
+fn enqueue_linked_mail(
+    conn: &mut crate::db::DbConnection,
+    done: &service::Completed,
+    public_url: &url::Url,
+    now: NaiveDateTime,
+) -> Result<(), crate::db::StoreError> {
+    let Ok(to) = done.account.email.parse::<mail::Address>() else {
+        tracing::warn!(account = %done.account.id, "the account's email address cannot receive mail");
+        return Ok(());
+    };
+    let mut manage_url = public_url
+        .join("/devices")
+        .map_err(|e| crate::db::StoreError::Corrupt(e.to_string()))?;
+    manage_url
+        .query_pairs_mut()
+        .append_pair("device", &done.device.id);
+    let method_label = LinkMethod::parse(&done.device.method).map_or("QR code", LinkMethod::label);
+    mail::enqueue(
+        conn,
+        &mail::Mail::device_linked(
+            to,
+            mail::DeviceLinkedMail {
+                display_name: done.account.display_name(),
+                device_name: done.device.name.clone(),
+                method_label: method_label.to_owned(),
+                linked_at: now,
+                manage_url,
+            },
+        ),
+        now,
+    )?;
+    Ok(())
+}
+
 /// Finishes linking: only now does the device count as linked.
 #[post("/api/v1/links/{link_id}/complete")]
 async fn complete_link(
@@ -439,9 +480,18 @@ async fn complete_link(
     let link = authorized_link(&state, &req, &path).await?;
     let now = now();
     let link_id = link.id.clone();
+    let manage = state.settings.server.public_url.clone();
     let done = state
         .db
-        .run(move |conn| Ok(service::complete(conn, &link_id, &ctx, now, |_, _| Ok(()))))
+        .run(move |conn| {
+            Ok(service::complete(
+                conn,
+                &link_id,
+                &ctx,
+                now,
+                |conn, done| enqueue_linked_mail(conn, done, &manage, now),
+            ))
+        })
         .await??;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))

@@ -204,7 +204,10 @@ mod tests {
 
     #[test]
     fn device_names_are_trimmed_and_bounded() {
-        assert_eq!(DeviceName::try_from("  Marie's phone ").unwrap().as_str(), "Marie's phone");
+        assert_eq!(
+            DeviceName::try_from("  Marie's phone ").unwrap().as_str(),
+            "Marie's phone"
+        );
         assert!(DeviceName::try_from("   ").is_err());
         assert!(DeviceName::try_from(&"é".repeat(65)[..]).is_err());
         assert!(DeviceName::try_from(&"é".repeat(64)[..]).is_ok());
@@ -214,7 +217,12 @@ mod tests {
     #[test]
     fn the_happy_path_reaches_completed_only_through_every_step() {
         let mut state = LinkState::Created;
-        for step in [Step::RedeemQr, Step::SetSecretCode, Step::AddPasskey, Step::Complete] {
+        for step in [
+            Step::RedeemQr,
+            Step::SetSecretCode,
+            Step::AddPasskey,
+            Step::Complete,
+        ] {
             state = apply(state, step).unwrap();
         }
         assert_eq!(state, LinkState::Completed);
@@ -228,7 +236,13 @@ mod tests {
         assert_eq!(apply(LinkState::AccountBound, Step::Complete), None);
         assert_eq!(apply(LinkState::Completed, Step::Complete), None);
         for terminal in LinkState::ALL.into_iter().filter(|s| s.is_terminal()) {
-            for step in [Step::RedeemQr, Step::BindLuxtrust, Step::SetSecretCode, Step::AddPasskey, Step::Complete] {
+            for step in [
+                Step::RedeemQr,
+                Step::BindLuxtrust,
+                Step::SetSecretCode,
+                Step::AddPasskey,
+                Step::Complete,
+            ] {
                 assert_eq!(apply(terminal, step), None);
             }
         }
@@ -238,7 +252,13 @@ mod tests {
     /// binding step followed by setting the secret code.
     #[test]
     fn no_sequence_of_steps_reaches_completed_without_binding_and_a_secret_code() {
-        let steps = [Step::RedeemQr, Step::BindLuxtrust, Step::SetSecretCode, Step::AddPasskey, Step::Complete];
+        let steps = [
+            Step::RedeemQr,
+            Step::BindLuxtrust,
+            Step::SetSecretCode,
+            Step::AddPasskey,
+            Step::Complete,
+        ];
         let mut frontier = vec![(LinkState::Created, false, false)];
         for _ in 0..6 {
             let mut next = Vec::new();

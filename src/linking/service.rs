@@ -154,8 +154,10 @@ pub fn find_live(
 ) -> Result<LinkSessionRow, LinkError> {
     let row = store::find_link_session(conn, id)?.ok_or(LinkError::NotFound)?;
     let state = LinkState::parse(&row.state).unwrap_or(LinkState::Expired);
-    if matches!(state, LinkState::Expired | LinkState::Cancelled | LinkState::Refused)
-        || (row.expires_at <= now && state != LinkState::Completed)
+    if matches!(
+        state,
+        LinkState::Expired | LinkState::Cancelled | LinkState::Refused
+    ) || (row.expires_at <= now && state != LinkState::Completed)
     {
         return Err(LinkError::Expired);
     }
@@ -219,7 +221,7 @@ pub fn redeem_qr(
                 now,
             ),
         )?;
-        Ok(store::find_link_session(conn, link_id)?.ok_or(LinkError::NotFound)?)
+        store::find_link_session(conn, link_id)?.ok_or(LinkError::NotFound)
     })
 }
 

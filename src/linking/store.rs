@@ -39,7 +39,10 @@ pub fn insert_link_code(conn: &mut DbConnection, row: &LinkCodeRow) -> Result<()
     })
 }
 
-pub fn find_link_code(conn: &mut DbConnection, id: &str) -> Result<Option<LinkCodeRow>, StoreError> {
+pub fn find_link_code(
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<LinkCodeRow>, StoreError> {
     Ok(link_codes::table
         .find(id)
         .select(LinkCodeRow::as_select())

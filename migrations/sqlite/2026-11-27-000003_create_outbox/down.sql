@@ -1,0 +1,2 @@
+DROP INDEX outbox_status_next_attempt_at;
+DROP TABLE outbox;

@@ -1,0 +1,193 @@
+//! Mail to citizens through a persistent outbox.
+//!
+//! An event writes its message into the `outbox` table with [`enqueue`], inside the same
+//! transaction as the event itself, so a mail is queued if and only if the event
+//! happened. Bodies are rendered at that moment. A background worker ([`spawn_worker`])
+//! claims due messages with a conditional UPDATE, sends them through a [`MailTransport`]
+//! (SMTP, `.eml` files, or memory in tests) and records the outcome: `pending → sending →
+//! sent`, or back to `pending` with exponential backoff, or `dead` after
+//! `mail.max_attempts` failures. See docs/mail.md.
+
+pub mod store;
+pub mod templates;
+pub mod transport;
+pub mod worker;
+
+use chrono::NaiveDateTime;
+use url::Url;
+
+use crate::db::{DbConnection, StoreError};
+
+pub use lettre::Address;
+pub use store::{OutboxMessage, OutboxStatus};
+pub use templates::RenderedMail;
+pub use transport::{
+    FileTransport, MailTransport, MemoryTransport, SendError, SentMail, SmtpTransport,
+    TransportError, build_transport,
+};
+pub use worker::{TickReport, Worker, WorkerHandle, backoff_delay, mask_recipient, spawn_worker};
+
+/// The kinds of mail, as stored in `outbox.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    DeviceLinked,
+    DeviceUnlinked,
+    DeviceLocked,
+}
+
+impl MailKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DeviceLinked => "device_linked",
+            Self::DeviceUnlinked => "device_unlinked",
+            Self::DeviceLocked => "device_locked",
+        }
+    }
+}
+
+/// "A mobile device was linked to your account".
+#[derive(Debug, Clone)]
+pub struct DeviceLinkedMail {
+    /// How the citizen is greeted, e.g. "Marie Dupont".
+    pub display_name: String,
+    pub device_name: String,
+    /// How the link was confirmed, e.g. "LuxTrust Scan" or "QR code from your browser".
+    pub method_label: String,
+    /// UTC.
+    pub linked_at: NaiveDateTime,
+    /// Target of the "This was not me" link: the device-management page.
+    pub manage_url: Url,
+}
+
+/// Where an unlink was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnlinkedBy {
+    /// The citizen's device-management page in the portal.
+    Browser,
+    /// The app on the device itself.
+    App,
+}
+
+/// "A mobile device was unlinked from your account".
+#[derive(Debug, Clone)]
+pub struct DeviceUnlinkedMail {
+    pub display_name: String,
+    pub device_name: String,
+    /// UTC.
+    pub unlinked_at: NaiveDateTime,
+    pub by: UnlinkedBy,
+    pub manage_url: Url,
+}
+
+/// "Your mobile device was locked after too many wrong secret codes".
+#[derive(Debug, Clone)]
+pub struct DeviceLockedMail {
+    pub display_name: String,
+    pub device_name: String,
+    /// UTC.
+    pub locked_at: NaiveDateTime,
+    pub manage_url: Url,
+}
+
+#[derive(Debug, Clone)]
+enum Content {
+    Linked(DeviceLinkedMail),
+    Unlinked(DeviceUnlinkedMail),
+    Locked(DeviceLockedMail),
+}
+
+/// One message to one citizen, built from a typed message and ready to [`enqueue`].
+#[derive(Debug, Clone)]
+pub struct Mail {
+    to: Address,
+    content: Content,
+}
+
+impl Mail {
+    pub fn device_linked(to: Address, mail: DeviceLinkedMail) -> Self {
+        Self {
+            to,
+            content: Content::Linked(mail),
+        }
+    }
+
+    pub fn device_unlinked(to: Address, mail: DeviceUnlinkedMail) -> Self {
+        Self {
+            to,
+            content: Content::Unlinked(mail),
+        }
+    }
+
+    pub fn device_locked(to: Address, mail: DeviceLockedMail) -> Self {
+        Self {
+            to,
+            content: Content::Locked(mail),
+        }
+    }
+
+    pub fn kind(&self) -> MailKind {
+        match self.content {
+            Content::Linked(_) => MailKind::DeviceLinked,
+            Content::Unlinked(_) => MailKind::DeviceUnlinked,
+            Content::Locked(_) => MailKind::DeviceLocked,
+        }
+    }
+
+    pub fn to(&self) -> &Address {
+        &self.to
+    }
+
+    /// The subject and both bodies, as they will be stored and sent.
+    pub fn render(&self) -> Result<RenderedMail, askama::Error> {
+        match &self.content {
+            Content::Linked(m) => templates::device_linked(m),
+            Content::Unlinked(m) => templates::device_unlinked(m),
+            Content::Locked(m) => templates::device_locked(m),
+        }
+    }
+}
+
+/// Queues `mail` for sending and returns its outbox id. Call it inside the transaction
+/// that records the event, so the message exists exactly when the event does; the
+/// worker picks it up once that transaction commits.
+pub fn enqueue(
+    conn: &mut DbConnection,
+    mail: &Mail,
+    now: NaiveDateTime,
+) -> Result<String, StoreError> {
+    let rendered = mail.render().map_err(|e| {
+        StoreError::Corrupt(format!(
+            "cannot render the {} mail: {e}",
+            mail.kind().as_str()
+        ))
+    })?;
+    let id = uuid::Uuid::new_v4().to_string();
+    store::insert_message(
+        conn,
+        &store::NewOutboxMessage {
+            id: &id,
+            kind: mail.kind().as_str(),
+            recipient: mail.to.as_ref(),
+            subject: &rendered.subject,
+            text_body: &rendered.text_body,
+            html_body: &rendered.html_body,
+            status: store::PENDING,
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        },
+    )?;
+    tracing::debug!(
+        outbox_id = %id,
+        kind = mail.kind().as_str(),
+        to = %mask_recipient(mail.to.as_ref()),
+        "mail queued"
+    );
+    Ok(id)
+}
+
+/// How many messages are in each state, and since when the oldest one waits; for
+/// operators (`devicelink mail status`, metrics).
+pub fn status_counts(conn: &mut DbConnection) -> Result<OutboxStatus, StoreError> {
+    store::count_by_status(conn)
+}
