@@ -6,6 +6,7 @@ mod helpers;
 mod cli;
 mod foundation;
 mod linking;
+mod luxtrust;
 mod mail;
 mod mock_idp;
 mod portal;

@@ -54,6 +54,8 @@ pub struct LinkingSettings {
     pub qr_frame_window_secs: u32,
     pub link_session_ttl_secs: i64,
     pub qr_redemptions_per_minute: u32,
+    pub luxtrust_max_auth_age_secs: i64,
+    pub app_redirect_uris: Vec<Url>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -498,6 +500,20 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "linking.link_session_ttl_secs",
                 "must be between 60 and 3600",
+            ));
+        }
+        if !(10..=3600).contains(&l.luxtrust_max_auth_age_secs) {
+            return Err(ConfigError::invalid(
+                "linking.luxtrust_max_auth_age_secs",
+                "must be between 10 and 3600",
+            ));
+        }
+        if l.app_redirect_uris.iter().any(|u| {
+            u.fragment().is_some() || matches!(u.scheme(), "http" | "javascript" | "data" | "file")
+        }) {
+            return Err(ConfigError::invalid(
+                "linking.app_redirect_uris",
+                "each must be an https URL or a custom scheme, without a fragment",
             ));
         }
         if l.qr_redemptions_per_minute == 0 {

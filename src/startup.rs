@@ -140,6 +140,7 @@ impl Application {
                 .configure(portal::configure)
                 .configure(linking::routes::configure)
                 .configure(linking::pages::configure)
+                .configure(linking::luxtrust::configure)
                 .default_service(web::to(http::not_found))
         })
         .listen(listener)?

@@ -16,6 +16,9 @@ pub enum EventKind {
     LinkCancelled,
     LinkAbandoned,
     DeviceLinked,
+    LuxtrustVouched,
+    LuxtrustLinkBound,
+    LinkRefused,
 }
 
 impl EventKind {
@@ -29,6 +32,9 @@ impl EventKind {
             Self::LinkCancelled => "link_cancelled",
             Self::LinkAbandoned => "link_abandoned",
             Self::DeviceLinked => "device_linked",
+            Self::LuxtrustVouched => "luxtrust_vouched",
+            Self::LuxtrustLinkBound => "luxtrust_link_bound",
+            Self::LinkRefused => "link_refused",
         }
     }
 }

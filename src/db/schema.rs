@@ -131,6 +131,11 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         expires_at -> Timestamp,
+        product -> Nullable<Text>,
+        app_redirect_uri -> Nullable<Text>,
+        result_hash -> Nullable<Text>,
+        pending_account_id -> Nullable<Text>,
+        refusal -> Nullable<Text>,
     }
 }
 

@@ -3,7 +3,9 @@
 
 pub mod camera;
 pub mod client;
+pub mod luxtrust;
 pub mod proof;
 
 pub use client::{ClientError, DEFAULT_APP_ORIGIN, DeviceClient, DeviceState};
+pub use luxtrust::LuxtrustOutcome;
 pub use proof::{DeviceKey, DeviceKeyError};

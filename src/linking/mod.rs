@@ -2,6 +2,7 @@
 //! animated frames, link sessions (a state machine), the device API's link endpoints and
 //! the browser's "Link a device" page.
 
+pub mod luxtrust;
 pub mod pages;
 pub mod passkeys;
 pub mod qr;

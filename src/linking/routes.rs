@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
 
-use crate::accounts;
+use crate::accounts::{self, ProductKind};
 use crate::devices::{SecretCode, SecretCodeError};
 use crate::http::{ApiError, RequestContext, rate_limit};
 use crate::mail;
@@ -26,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_link)
         .service(cancel_link)
         .service(redeem_qr_code)
+        .service(redeem_luxtrust_result)
         .service(set_secret_code)
         .service(passkey_options)
         .service(add_passkey)
@@ -57,6 +58,16 @@ fn link_view(link: &LinkSessionRow, display_name: Option<String>) -> Value {
     if let Some(device_id) = &link.device_id {
         view["device_id"] = json!(device_id);
     }
+    if let Some(product) = &link.product {
+        view["product"] = json!(product);
+        if state == LinkState::Created {
+            view["next"] = json!(["open_authorization_url", "redeem_luxtrust_result"]);
+        }
+    }
+    if let Some(code) = &link.refusal {
+        let refusal = super::luxtrust::Refusal::from_code(code);
+        view["refusal"] = json!({"error": refusal.code(), "error_description": refusal.describe()});
+    }
     view
 }
 
@@ -66,6 +77,10 @@ struct CreateLink {
     method: String,
     device_key: Value,
     platform: String,
+    /// `luxtrust` method: `luxtrust_mobile` or `luxtrust_scan`.
+    product: Option<String>,
+    /// `luxtrust` method: where the outcome goes (on the allow-list).
+    app_redirect_uri: Option<String>,
 }
 
 /// Starts linking this installation. The proof must be signed by `device_key`.
@@ -80,13 +95,34 @@ async fn create_link(
     let name = DeviceName::try_from(body.device_name.as_str())
         .map_err(|m| ApiError::bad_request("invalid_device_name", m))?;
     let platform = Platform::try_from(body.platform.as_str()).map_err(invalid_request)?;
-    let method = match LinkMethod::parse(&body.method) {
-        Some(LinkMethod::Qr) => LinkMethod::Qr,
-        _ => {
-            return Err(invalid_request(
-                "method must be \"qr\" (LuxTrust linking is not available on this server).",
-            ));
+    let (method, product, app_redirect_uri) = match body.method.as_str() {
+        "qr" => (LinkMethod::Qr, None, None),
+        "luxtrust" => {
+            let (method, product) = match body.product.as_deref() {
+                Some("luxtrust_mobile") => {
+                    (LinkMethod::LuxtrustMobile, ProductKind::LuxtrustMobile)
+                }
+                Some("luxtrust_scan") => (LinkMethod::LuxtrustScan, ProductKind::LuxtrustScan),
+                _ => {
+                    return Err(invalid_request(
+                        "With the luxtrust method, product must be luxtrust_mobile or luxtrust_scan.",
+                    ));
+                }
+            };
+            let redirect = body
+                .app_redirect_uri
+                .as_deref()
+                .and_then(|u| url::Url::parse(u).ok())
+                .filter(|u| state.settings.linking.app_redirect_uris.contains(u))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_redirect_uri",
+                        "app_redirect_uri is missing or not registered for this app.",
+                    )
+                })?;
+            (method, Some(product), Some(redirect))
         }
+        _ => return Err(invalid_request("method must be \"qr\" or \"luxtrust\".")),
     };
     let key = PublicJwk::from_json_value(&body.device_key).map_err(|e| {
         ApiError::bad_request(
@@ -109,6 +145,8 @@ async fn create_link(
         name,
         platform,
         method,
+        product,
+        app_redirect_uri,
     };
     let ttl = state.settings.linking.link_session_ttl_secs;
     let now = now();
@@ -116,9 +154,13 @@ async fn create_link(
         .db
         .run(move |conn| Ok(service::create_link(conn, &new, ttl, &ctx, now)))
         .await??;
+    let mut view = link_view(&link, None);
+    if link.product.is_some() {
+        view["authorization_url"] = json!(super::luxtrust::authorization_url(&state, &link.id)?);
+    }
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
-        .json(link_view(&link, None)))
+        .json(view))
 }
 
 /// Loads the link and checks the request's proof against the key that started it, so a
@@ -248,6 +290,46 @@ async fn redeem_qr_code(
         .run(move |conn| {
             Ok(service::redeem_qr(
                 conn, &link_id, &code_hash, is_static, &ctx, now,
+            ))
+        })
+        .await??;
+    let name = display_name_of(&state, &bound).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(link_view(&bound, name)))
+}
+
+#[derive(Debug, Deserialize)]
+struct RedeemResult {
+    result: String,
+}
+
+/// Trades the one-time result reference (delivered to the app's redirect URI after the
+/// LuxTrust authentication) for the binding of the link to the account.
+#[post("/api/v1/links/{link_id}/luxtrust")]
+async fn redeem_luxtrust_result(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<RedeemResult>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, ApiError> {
+    let link = authorized_link(&state, &req, &path).await?;
+    if body.result.is_empty() || body.result.len() > 128 {
+        return Err(super::luxtrust::invalid_result());
+    }
+    let result_hash = crate::portal::session::hash_token(&body.result);
+    let now = now();
+    let link_id = link.id.clone();
+    let bound = state
+        .db
+        .run(move |conn| {
+            Ok(super::luxtrust::bind(
+                conn,
+                &link_id,
+                &result_hash,
+                &ctx,
+                now,
             ))
         })
         .await??;

@@ -38,6 +38,8 @@ pub enum LinkError {
     QrAlreadyUsed,
     #[error("passkey already registered")]
     PasskeyAlreadyRegistered,
+    #[error("invalid LuxTrust result")]
+    InvalidResult,
 }
 
 impl From<diesel::result::Error> for LinkError {
@@ -85,6 +87,7 @@ impl From<LinkError> for ApiError {
                 "qr_code_already_used",
                 "This QR code has already been used. To link another device, generate a new QR code in your browser.".into(),
             ),
+            LinkError::InvalidResult => return super::luxtrust::invalid_result(),
             LinkError::PasskeyAlreadyRegistered => (
                 StatusCode::CONFLICT,
                 "passkey_already_registered",
@@ -101,6 +104,9 @@ pub struct NewLink {
     pub name: DeviceName,
     pub platform: Platform,
     pub method: LinkMethod,
+    /// LuxTrust links: the product chosen and where the app wants the outcome.
+    pub product: Option<accounts::ProductKind>,
+    pub app_redirect_uri: Option<url::Url>,
 }
 
 pub fn create_link(
@@ -129,6 +135,11 @@ pub fn create_link(
         created_at: now,
         updated_at: now,
         expires_at: now + Duration::seconds(ttl_secs),
+        product: new.product.map(|p| p.as_str().to_owned()),
+        app_redirect_uri: new.app_redirect_uri.as_ref().map(ToString::to_string),
+        result_hash: None,
+        pending_account_id: None,
+        refusal: None,
     };
     conn.transaction(|conn| {
         store::insert_link_session(conn, &row)?;

@@ -122,6 +122,11 @@ pub struct LinkSessionRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub product: Option<String>,
+    pub app_redirect_uri: Option<String>,
+    pub result_hash: Option<String>,
+    pub pending_account_id: Option<String>,
+    pub refusal: Option<String>,
 }
 
 pub fn insert_link_session(
@@ -327,6 +332,84 @@ pub fn cancel(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<b
         link_sessions::secret_code_verifier.eq(None::<String>),
         link_sessions::passkey.eq(None::<String>),
         link_sessions::webauthn_state.eq(None::<String>),
+        link_sessions::updated_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// Records what eAccess vouched for on a LuxTrust link: the account and the hash of the
+/// one-time result reference the app must present. Only from `created`, only once.
+pub fn set_luxtrust_result(
+    conn: &mut DbConnection,
+    id: &str,
+    account_id: &str,
+    result_hash: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        link_sessions::table
+            .find(id)
+            .filter(link_sessions::state.eq("created"))
+            .filter(link_sessions::result_hash.is_null())
+            .filter(link_sessions::expires_at.gt(now)),
+    )
+    .set((
+        link_sessions::pending_account_id.eq(account_id),
+        link_sessions::result_hash.eq(result_hash),
+        link_sessions::updated_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// Trades the result reference for the binding: single use (the hash is cleared).
+pub fn bind_luxtrust(
+    conn: &mut DbConnection,
+    id: &str,
+    result_hash: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let Some(link) = find_link_session(conn, id)? else {
+        return Ok(false);
+    };
+    let Some(account_id) = link.pending_account_id else {
+        return Ok(false);
+    };
+    Ok(diesel::update(
+        link_sessions::table
+            .find(id)
+            .filter(link_sessions::state.eq("created"))
+            .filter(link_sessions::result_hash.eq(result_hash))
+            .filter(link_sessions::expires_at.gt(now)),
+    )
+    .set((
+        link_sessions::state.eq("account_bound"),
+        link_sessions::account_id.eq(account_id),
+        link_sessions::result_hash.eq(None::<String>),
+        link_sessions::updated_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// Refuses a link with a stable reason code (terminal).
+pub fn refuse(
+    conn: &mut DbConnection,
+    id: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        link_sessions::table
+            .find(id)
+            .filter(link_sessions::state.eq("created")),
+    )
+    .set((
+        link_sessions::state.eq("refused"),
+        link_sessions::refusal.eq(reason),
+        link_sessions::result_hash.eq(None::<String>),
+        link_sessions::pending_account_id.eq(None::<String>),
         link_sessions::updated_at.eq(now),
     ))
     .execute(conn)?

@@ -183,7 +183,7 @@ pub fn begin(
     cookie: Option<&str>,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let request = match authorize::parse_request(params, &state.settings.clients) {
+    let mut request = match authorize::parse_request(params, &state.settings.clients) {
         Ok(request) => request,
         Err(AuthorizeRejection::Untrusted(message)) => {
             tracing::info!(reason = %message, "authorization request refused without redirect");
@@ -191,6 +191,10 @@ pub fn begin(
         }
         Err(AuthorizeRejection::Redirect(error)) => return state.redirect_error(&error),
     };
+    if state.settings.faults.ignore_product_restrictions {
+        // Fault switch: behave like a provider that ignores acr_values / product_hint.
+        request.allowed_products = super::ProductKind::ALL.to_vec();
+    }
     let session = state.session(cookie, now);
     match authorize::decide_sso(&request, session.as_ref(), now) {
         SsoDecision::Reuse => match session {
@@ -375,7 +379,8 @@ pub fn confirm(
     let session = SsoSession {
         identity_id: step.identity_id,
         product: step.product,
-        auth_time: now,
+        // Fault switch: report an authentication older than it is.
+        auth_time: now - chrono::Duration::seconds(state.settings.faults.auth_time_backdate_secs),
     };
     let location = state.issue_code(&pending.request, &session, now);
     let expires_at = now + seconds(state.settings.session_lifetime_secs);

@@ -70,6 +70,12 @@ pub struct MockFaults {
     /// Delay every token endpoint response by this many milliseconds.
     #[serde(default)]
     pub token_delay_ms: u64,
+    /// Offer every product whatever `acr_values` / `product_hint` ask for.
+    #[serde(default)]
+    pub ignore_product_restrictions: bool,
+    /// Report `auth_time` this many seconds before the real authentication.
+    #[serde(default)]
+    pub auth_time_backdate_secs: i64,
 }
 
 /// A registered relying party. Without `client_secret` it is a public client (PKCE required).

@@ -54,7 +54,7 @@ pub(crate) fn html(status: StatusCode, page: &impl Template) -> Result<HttpRespo
         .body(body))
 }
 
-fn callback_url(state: &AppState) -> Result<url::Url, PageError> {
+pub(crate) fn callback_url(state: &AppState) -> Result<url::Url, PageError> {
     state
         .settings
         .server
@@ -210,20 +210,36 @@ async fn eaccess_callback(
     ctx: RequestContext,
 ) -> Result<HttpResponse, PageError> {
     let params = params.into_inner();
-    let token = session::token_from_request(&req, &state.settings).ok_or_else(invalid_state)?;
     let state_value = params
         .state
         .filter(|s| !s.is_empty() && s.len() <= 256)
         .ok_or_else(invalid_state)?;
-    let session_hash = session::hash_token(&token);
     let now = now();
     let state_hash = session::hash_token(&state_value);
     let login = state
         .db
         .run(move |conn| store::take_login_state(conn, &state_hash, now))
         .await?
-        .filter(|l| l.session_id_hash == session_hash && l.purpose == "sign_in")
         .ok_or_else(invalid_state)?;
+    if login.purpose == crate::linking::luxtrust::PURPOSE {
+        // A LuxTrust link started by the app in the system browser: no portal session.
+        return crate::linking::luxtrust::complete_callback(
+            &state,
+            login,
+            state_value,
+            params.code,
+            params.iss,
+            params.error,
+            ctx,
+        )
+        .await;
+    }
+    // A portal sign-in completes only in the browser that started it (login CSRF).
+    let token = session::token_from_request(&req, &state.settings).ok_or_else(invalid_state)?;
+    let session_hash = session::hash_token(&token);
+    if login.session_id_hash != session_hash || login.purpose != "sign_in" {
+        return Err(invalid_state());
+    }
 
     if let Some(error) = params.error {
         return Err(if error == "access_denied" {
