@@ -8,5 +8,6 @@ mod foundation;
 mod linking;
 mod luxtrust;
 mod mail;
+mod manage;
 mod mock_idp;
 mod portal;

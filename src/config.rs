@@ -273,6 +273,8 @@ impl MailSettings {
 pub struct PortalSettings {
     pub session_idle_minutes: i64,
     pub session_absolute_hours: i64,
+    pub reauth_max_age_secs: i64,
+    pub manage_window_minutes: i64,
     pub terms_url: Url,
 }
 
@@ -462,6 +464,18 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "portal.session_idle_minutes",
                 "must be between 1 and 1440",
+            ));
+        }
+        if !(10..=3600).contains(&portal.reauth_max_age_secs) {
+            return Err(ConfigError::invalid(
+                "portal.reauth_max_age_secs",
+                "must be between 10 and 3600",
+            ));
+        }
+        if !(1..=120).contains(&portal.manage_window_minutes) {
+            return Err(ConfigError::invalid(
+                "portal.manage_window_minutes",
+                "must be between 1 and 120",
             ));
         }
         if !(1..=7 * 24).contains(&portal.session_absolute_hours) {

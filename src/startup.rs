@@ -141,6 +141,7 @@ impl Application {
                 .configure(linking::routes::configure)
                 .configure(linking::pages::configure)
                 .configure(linking::luxtrust::configure)
+                .configure(crate::devices::pages::configure)
                 .default_service(web::to(http::not_found))
         })
         .listen(listener)?

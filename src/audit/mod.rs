@@ -19,6 +19,8 @@ pub enum EventKind {
     LuxtrustVouched,
     LuxtrustLinkBound,
     LinkRefused,
+    DeviceUnlinked,
+    Reauthenticated,
 }
 
 impl EventKind {
@@ -35,6 +37,8 @@ impl EventKind {
             Self::LuxtrustVouched => "luxtrust_vouched",
             Self::LuxtrustLinkBound => "luxtrust_link_bound",
             Self::LinkRefused => "link_refused",
+            Self::DeviceUnlinked => "device_unlinked",
+            Self::Reauthenticated => "reauthenticated",
         }
     }
 }

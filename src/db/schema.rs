@@ -81,6 +81,7 @@ diesel::table! {
         created_at -> Timestamp,
         last_seen_at -> Timestamp,
         expires_at -> Timestamp,
+        reauth_at -> Nullable<Timestamp>,
     }
 }
 

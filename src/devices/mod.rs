@@ -1,7 +1,9 @@
 //! Linked devices and their unlock secrets: the secret-code rules and verifier, the
 //! device store (devices, verifiers, passkeys).
 
+pub mod pages;
 pub mod secret_code;
+pub mod service;
 pub mod store;
 
 pub use secret_code::{SecretCode, SecretCodeError, SecretCodeHasher, SecretCodeParams};

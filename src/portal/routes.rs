@@ -237,7 +237,11 @@ async fn eaccess_callback(
     // A portal sign-in completes only in the browser that started it (login CSRF).
     let token = session::token_from_request(&req, &state.settings).ok_or_else(invalid_state)?;
     let session_hash = session::hash_token(&token);
-    if login.session_id_hash != session_hash || login.purpose != "sign_in" {
+    let reauth = login
+        .purpose
+        .strip_prefix(crate::devices::pages::PURPOSE)
+        .map(|rest| rest.strip_prefix(':').map(str::to_owned));
+    if login.session_id_hash != session_hash || (login.purpose != "sign_in" && reauth.is_none()) {
         return Err(invalid_state());
     }
 
@@ -284,6 +288,10 @@ async fn eaccess_callback(
     let product = identity
         .product()
         .ok_or_else(|| sign_in_failed("the product claim names no known product"))?;
+    if let Some(device) = reauth {
+        return complete_reauthentication(&state, &token, identity, product, device, ctx, now)
+            .await;
+    }
 
     let settings = state.settings.clone();
     let old_hash = session::hash_token(&token);
@@ -302,6 +310,73 @@ async fn eaccess_callback(
         .add_cookie(&session::session_cookie(&state.settings, token))
         .map_err(PageError::internal)?;
     Ok(response)
+}
+
+/// The citizen re-authenticated to manage devices: it must be the same person, just now.
+async fn complete_reauthentication(
+    state: &AppState,
+    token: &str,
+    identity: EaccessIdentity,
+    product: accounts::AuthProduct,
+    device: Option<String>,
+    ctx: RequestContext,
+    now: NaiveDateTime,
+) -> Result<HttpResponse, PageError> {
+    let settings = state.settings.clone();
+    let token = token.to_owned();
+    let session = state
+        .db
+        .run(move |conn| session::load(conn, &settings, &token, now))
+        .await?
+        .ok_or_else(invalid_state)?;
+    let account_id = session.account_id.clone().ok_or_else(invalid_state)?;
+    let id = account_id.clone();
+    let account = state
+        .db
+        .run(move |conn| accounts::store::find_account(conn, &id))
+        .await?
+        .ok_or_else(invalid_state)?;
+    if account.eaccess_sub != identity.sub {
+        tracing::warn!(account = %account.id, "re-authentication by another identity refused");
+        return Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "reauthentication_mismatch",
+            "That was another person",
+            "You confirmed your identity as someone else than the person signed in. For your security, devices can only be managed by the account holder. Nothing was changed.",
+        ));
+    }
+    let max_age = Duration::seconds(state.settings.portal.reauth_max_age_secs);
+    if now - identity.auth_time.naive_utc() > max_age {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "reauthentication_too_old",
+            "Please authenticate again",
+            "The authentication at eAccess is not recent enough to manage your devices. Please try again.",
+        ));
+    }
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                accounts::store::record_product_use(conn, &account.id, &product, now)?;
+                store::set_reauthenticated(conn, &session.id_hash, now)?;
+                audit::store::insert_event(
+                    conn,
+                    &NewAuditEvent::new(
+                        EventKind::Reauthenticated,
+                        Some(&account.id),
+                        json!({"product": product.kind.as_str()}),
+                        &ctx,
+                        now,
+                    ),
+                )
+            })
+        })
+        .await?;
+    Ok(see_other(&match device {
+        Some(id) => format!("/devices?device={id}"),
+        None => "/devices".to_owned(),
+    }))
 }
 
 fn sign_in_failed(cause: impl std::fmt::Display) -> PageError {

@@ -114,6 +114,7 @@ pub fn create(
         created_at: now,
         last_seen_at: now,
         expires_at: now + Duration::hours(settings.portal.session_absolute_hours),
+        reauth_at: None,
     };
     store::insert_session(conn, &session)?;
     Ok(token)

@@ -22,6 +22,19 @@ pub struct BrowserSession {
     pub created_at: NaiveDateTime,
     pub last_seen_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub reauth_at: Option<NaiveDateTime>,
+}
+
+/// Records a fresh re-authentication at eAccess for device management.
+pub fn set_reauthenticated(
+    conn: &mut DbConnection,
+    id_hash: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::update(browser_sessions::table.find(id_hash))
+        .set(browser_sessions::reauth_at.eq(now))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn insert_session(conn: &mut DbConnection, session: &BrowserSession) -> Result<(), StoreError> {

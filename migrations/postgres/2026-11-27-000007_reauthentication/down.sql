@@ -1,0 +1,1 @@
+ALTER TABLE browser_sessions DROP COLUMN reauth_at;

@@ -1,0 +1,458 @@
+//! "Unlink my device" in the browser: after a fresh re-authentication at eAccess, the
+//! list of linked devices and the account's recent activity; unlink one or several
+//! (also a lost phone — the device itself is not needed).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use chrono::{Duration, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::accounts::{self, Account};
+use crate::audit;
+use crate::eaccess::AuthOptions;
+use crate::http::{PageError, RequestContext};
+use crate::linking::rules::LinkMethod;
+use crate::mail::UnlinkedBy;
+use crate::portal::pages::NavUser;
+use crate::portal::routes::{csrf_failed, current_session, html, nav_for, see_other};
+use crate::portal::session;
+use crate::portal::store::{self as portal_store, BrowserSession, LoginState};
+use crate::startup::AppState;
+
+use super::store::{self, DeviceRow};
+
+/// Login-state purpose of a re-authentication for device management.
+pub const PURPOSE: &str = "reauth";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(devices_page)
+        .service(devices_json)
+        .service(start_reauthentication)
+        .service(review_unlink)
+        .service(confirm_unlink);
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn format_time(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// Whether the session re-authenticated recently enough to manage devices.
+pub fn is_fresh(session: &BrowserSession, window_minutes: i64, now: NaiveDateTime) -> bool {
+    session
+        .reauth_at
+        .is_some_and(|at| at <= now && now - at < Duration::minutes(window_minutes))
+}
+
+struct DeviceView {
+    id: String,
+    name: String,
+    method: &'static str,
+    linked_at: String,
+    last_used: String,
+    biometrics: bool,
+    locked: bool,
+    preselected: bool,
+}
+
+struct ActivityView {
+    at: String,
+    what: String,
+    ip: String,
+    user_agent: String,
+}
+
+#[derive(Template)]
+#[template(path = "devices.html")]
+struct DevicesPage {
+    nav: Option<NavUser>,
+    csrf_token: String,
+    devices: Vec<DeviceView>,
+    activity: Vec<ActivityView>,
+    unlinked: usize,
+}
+
+#[derive(Template)]
+#[template(path = "devices_confirm.html")]
+struct ConfirmPage {
+    nav: Option<NavUser>,
+    csrf_token: String,
+    devices: Vec<DeviceView>,
+}
+
+/// What an audit event means to the citizen.
+fn describe(kind: &str, details: &serde_json::Value) -> String {
+    let device = details["device_name"].as_str().unwrap_or("a device");
+    match kind {
+        "signed_in" => format!(
+            "Signed in to the portal ({})",
+            details["product"]
+                .as_str()
+                .and_then(|p| p.parse::<accounts::ProductKind>().ok())
+                .map_or("eAccess", accounts::ProductKind::label)
+        ),
+        "registered" => "Registered on the portal".to_owned(),
+        "signed_out" => "Signed out".to_owned(),
+        "reauthenticated" => "Confirmed identity to manage devices".to_owned(),
+        "qr_code_scanned" => format!("QR code scanned by “{device}”"),
+        "device_linked" => format!("Device “{device}” linked"),
+        "device_unlinked" => format!(
+            "Device “{device}” unlinked ({})",
+            if details["by"] == "app" {
+                "from the app"
+            } else {
+                "from the browser"
+            }
+        ),
+        "device_unlocked" => format!("App opened on “{device}”"),
+        "secret_code_failed" => format!("Wrong secret code on “{device}”"),
+        "device_locked" => format!("Device “{device}” locked after wrong secret codes"),
+        "link_cancelled" => "Linking cancelled".to_owned(),
+        "link_abandoned" => "Linking abandoned".to_owned(),
+        "link_refused" => "Linking refused".to_owned(),
+        "luxtrust_vouched" | "luxtrust_link_bound" => "LuxTrust confirmed a device link".to_owned(),
+        other => other.replace('_', " "),
+    }
+}
+
+fn device_view(d: &DeviceRow, biometrics: bool, preselect: Option<&str>) -> DeviceView {
+    DeviceView {
+        id: d.id.clone(),
+        name: d.name.clone(),
+        method: LinkMethod::parse(&d.method).map_or("Unknown", LinkMethod::label),
+        linked_at: format_time(d.linked_at),
+        last_used: d
+            .last_used_at
+            .map_or_else(|| "Never".to_owned(), format_time),
+        biometrics,
+        locked: d.status == "locked",
+        preselected: preselect == Some(d.id.as_str()),
+    }
+}
+
+/// The signed-in session and account, if the re-authentication is fresh.
+enum Access {
+    Granted(Box<(BrowserSession, Account)>),
+    Redirect(HttpResponse),
+}
+
+async fn access(
+    state: &AppState,
+    req: &HttpRequest,
+    device: Option<&str>,
+) -> Result<Access, PageError> {
+    let Some(session) = current_session(state, req).await? else {
+        return Ok(Access::Redirect(see_other("/")));
+    };
+    let Some(account_id) = session.account_id.clone() else {
+        return Ok(Access::Redirect(see_other("/")));
+    };
+    if !is_fresh(&session, state.settings.portal.manage_window_minutes, now()) {
+        let mut target = "/auth/reauth".to_owned();
+        if let Some(id) = device.filter(|d| uuid::Uuid::parse_str(d).is_ok()) {
+            target.push_str("?device=");
+            target.push_str(id);
+        }
+        return Ok(Access::Redirect(see_other(&target)));
+    }
+    let account = state
+        .db
+        .run(move |conn| accounts::store::find_account(conn, &account_id))
+        .await?;
+    Ok(match account {
+        Some(account) => Access::Granted(Box::new((session, account))),
+        None => Access::Redirect(see_other("/")),
+    })
+}
+
+/// Devices (with whether each has biometrics) and recent activity of an account.
+async fn load(
+    state: &AppState,
+    account_id: &str,
+) -> Result<(Vec<(DeviceRow, bool)>, Vec<audit::AuditEvent>), PageError> {
+    let id = account_id.to_owned();
+    Ok(state
+        .db
+        .run(move |conn| {
+            let mut devices = Vec::new();
+            for d in store::find_live_devices(conn, &id)? {
+                let biometrics = store::has_passkey(conn, &d.id)?;
+                devices.push((d, biometrics));
+            }
+            let activity = audit::store::find_recent_for_account(conn, &id, 50)?;
+            Ok((devices, activity))
+        })
+        .await?)
+}
+
+#[derive(Debug, Deserialize)]
+struct DevicesQuery {
+    device: Option<String>,
+    unlinked: Option<usize>,
+}
+
+#[get("/devices")]
+async fn devices_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<DevicesQuery>,
+) -> Result<HttpResponse, PageError> {
+    let (session, account) = match access(&state, &req, query.device.as_deref()).await? {
+        Access::Granted(granted) => *granted,
+        Access::Redirect(r) => return Ok(r),
+    };
+    let (devices, events) = load(&state, &account.id).await?;
+    let page = DevicesPage {
+        nav: Some(nav_for(&session, account.display_name())),
+        csrf_token: session.csrf_token.clone(),
+        devices: devices
+            .iter()
+            .map(|(d, b)| device_view(d, *b, query.device.as_deref()))
+            .collect(),
+        activity: events
+            .into_iter()
+            .map(|e| {
+                let details: serde_json::Value =
+                    serde_json::from_str(&e.details).unwrap_or_default();
+                ActivityView {
+                    at: format_time(e.at),
+                    what: describe(&e.kind, &details),
+                    ip: e.ip.unwrap_or_else(|| "—".to_owned()),
+                    user_agent: e.user_agent.unwrap_or_else(|| "—".to_owned()),
+                }
+            })
+            .collect(),
+        unlinked: query.unlinked.unwrap_or(0).min(100),
+    };
+    html(StatusCode::OK, &page)
+}
+
+/// The same list as JSON, for the signed-in (and freshly re-authenticated) browser.
+#[get("/devices.json")]
+async fn devices_json(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, PageError> {
+    let account = match access(&state, &req, None).await? {
+        Access::Granted(granted) => granted.1,
+        Access::Redirect(r) => return Ok(r),
+    };
+    let (devices, events) = load(&state, &account.id).await?;
+    let devices: Vec<_> = devices
+        .iter()
+        .map(|(d, biometrics)| {
+            json!({
+                "id": d.id,
+                "name": d.name,
+                "method": d.method,
+                "linked_at": d.linked_at.and_utc().to_rfc3339(),
+                "last_used_at": d.last_used_at.map(|t| t.and_utc().to_rfc3339()),
+                "biometrics": biometrics,
+                "state": d.status,
+            })
+        })
+        .collect();
+    let activity: Vec<_> = events
+        .iter()
+        .map(|e| {
+            let details: serde_json::Value = serde_json::from_str(&e.details).unwrap_or_default();
+            json!({
+                "at": e.at.and_utc().to_rfc3339(),
+                "kind": e.kind,
+                "description": describe(&e.kind, &details),
+                "ip": e.ip,
+                "user_agent": e.user_agent,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({"devices": devices, "activity": activity})))
+}
+
+#[derive(Debug, Deserialize)]
+struct ReauthQuery {
+    device: Option<String>,
+}
+
+/// Sends the citizen to eAccess to authenticate again (`prompt=login`, `max_age=0`),
+/// whatever session they already have.
+#[get("/auth/reauth")]
+async fn start_reauthentication(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<ReauthQuery>,
+) -> Result<HttpResponse, PageError> {
+    let Some(session) = current_session(&state, &req).await? else {
+        return Ok(see_other("/"));
+    };
+    if session.account_id.is_none() {
+        return Ok(see_other("/"));
+    }
+    let redirect = crate::portal::routes::callback_url(&state)?;
+    let options = AuthOptions {
+        force_login: true,
+        max_age: Some(0),
+        products: Vec::new(),
+    };
+    let (url, pending) = state
+        .eaccess
+        .authorization_request(&redirect, &options)
+        .await
+        .map_err(PageError::unavailable)?;
+    let purpose = match query
+        .device
+        .as_deref()
+        .filter(|d| uuid::Uuid::parse_str(d).is_ok())
+    {
+        Some(device) => format!("{PURPOSE}:{device}"),
+        None => PURPOSE.to_owned(),
+    };
+    let now = now();
+    let login = LoginState {
+        state_hash: session::hash_token(&pending.state),
+        session_id_hash: session.id_hash.clone(),
+        purpose,
+        nonce: pending.nonce.clone(),
+        pkce_verifier: pending.pkce_verifier.clone(),
+        created_at: now,
+        expires_at: now + Duration::seconds(state.settings.eaccess.login_timeout_secs),
+    };
+    state
+        .db
+        .run(move |conn| portal_store::insert_login_state(conn, &login, now))
+        .await?;
+    Ok(see_other(url.as_str()))
+}
+
+/// The device ids of a form with repeated `device` fields (and its CSRF token).
+fn parse_selection(body: &[u8]) -> (String, Vec<String>) {
+    let mut csrf = String::new();
+    let mut ids = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(body) {
+        match key.as_ref() {
+            "csrf_token" => csrf = value.into_owned(),
+            "device" if ids.len() < 50 && uuid::Uuid::parse_str(&value).is_ok() => {
+                ids.push(value.into_owned());
+            }
+            _ => {}
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    (csrf, ids)
+}
+
+/// The chosen devices that belong to the account and are still linked.
+async fn selected(
+    state: &AppState,
+    account_id: &str,
+    ids: Vec<String>,
+) -> Result<Vec<DeviceRow>, PageError> {
+    let id = account_id.to_owned();
+    Ok(state
+        .db
+        .run(move |conn| {
+            Ok(store::find_live_devices(conn, &id)?
+                .into_iter()
+                .filter(|d| ids.contains(&d.id))
+                .collect())
+        })
+        .await?)
+}
+
+/// Step 1: show which devices will be unlinked, and ask to confirm.
+#[post("/devices/unlink")]
+async fn review_unlink(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, PageError> {
+    let (session, account) = match access(&state, &req, None).await? {
+        Access::Granted(granted) => *granted,
+        Access::Redirect(r) => return Ok(r),
+    };
+    let (csrf, ids) = parse_selection(&body);
+    if !session::csrf_matches(&session, &csrf) {
+        return Err(csrf_failed());
+    }
+    let devices = selected(&state, &account.id, ids).await?;
+    if devices.is_empty() {
+        return Ok(see_other("/devices"));
+    }
+    let page = ConfirmPage {
+        nav: Some(nav_for(&session, account.display_name())),
+        csrf_token: session.csrf_token.clone(),
+        devices: devices
+            .iter()
+            .map(|d| device_view(d, false, None))
+            .collect(),
+    };
+    html(StatusCode::OK, &page)
+}
+
+/// Step 2: unlink them, at once and completely.
+#[post("/devices/unlink/confirm")]
+async fn confirm_unlink(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
+    let (session, account) = match access(&state, &req, None).await? {
+        Access::Granted(granted) => *granted,
+        Access::Redirect(r) => return Ok(r),
+    };
+    let (csrf, ids) = parse_selection(&body);
+    if !session::csrf_matches(&session, &csrf) {
+        return Err(csrf_failed());
+    }
+    let devices = selected(&state, &account.id, ids).await?;
+    let manage_url = state
+        .settings
+        .server
+        .public_url
+        .join("/devices")
+        .map_err(PageError::internal)?;
+    let now = now();
+    let unlinked = state
+        .db
+        .run(move |conn| {
+            let mut n = 0;
+            for device in &devices {
+                if super::service::unlink(
+                    conn,
+                    &account,
+                    device,
+                    UnlinkedBy::Browser,
+                    &manage_url,
+                    &ctx,
+                    now,
+                )? {
+                    n += 1;
+                }
+            }
+            Ok(n)
+        })
+        .await?;
+    Ok(see_other(&format!("/devices?unlinked={unlinked}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_selection_keeps_only_device_ids_and_the_csrf_token() {
+        let id = "6f1c0a37-8e2d-4b6a-9c41-7d0e2f8a1b93";
+        let body = format!("csrf_token=abc&device={id}&device={id}&device=junk&other=1");
+        let (csrf, ids) = parse_selection(body.as_bytes());
+        assert_eq!(csrf, "abc");
+        assert_eq!(ids, vec![id.to_owned()]);
+    }
+}
