@@ -4,6 +4,7 @@
 mod helpers;
 
 mod cli;
+mod device_cli;
 mod foundation;
 mod linking;
 mod luxtrust;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use devicelink::Application;
 use devicelink::config::{Profile, Settings};
 use devicelink::db::Db;
+use devicelink::device_client::cli::DeviceCommand;
 use devicelink::mock_idp::{MockIdp, MockIdpSettings};
 
 /// devicelink: link a citizen's phone to their portal account and open the app with a
@@ -47,6 +48,12 @@ enum Command {
         #[arg(long, value_name = "FILE", default_value = "conf/mock-idp.toml")]
         mock_config: PathBuf,
     },
+    /// The reference device client (what the mobile app does), e.g. `device link`.
+    /// Needs no server configuration.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    },
 }
 
 /// Exit code for unusable configuration (as sysexits' EX_USAGE family: 2).
@@ -57,6 +64,8 @@ fn main() -> ExitCode {
     let profile = match cli.command {
         Command::Serve | Command::Migrate => Profile::Production,
         Command::Demo | Command::MockIdp { .. } => Profile::Local,
+        // A client: the server's settings do not apply.
+        Command::Device { command } => return device(command),
     };
     let settings =
         match Settings::load(cli.config.as_deref()).and_then(|s| s.validate(profile).map(|()| s)) {
@@ -84,9 +93,32 @@ fn main() -> ExitCode {
             Command::Serve => serve(settings).await,
             Command::Demo => demo(settings).await,
             Command::MockIdp { mock_config } => mock_idp(&mock_config).await,
+            Command::Device { command } => devicelink::device_client::cli::run(command).await,
         }
     });
     match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("devicelink: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `devicelink device ...`: runs the reference client; any failure (an API refusal
+/// included) prints one line and exits with 1.
+fn device(command: DeviceCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("devicelink: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(devicelink::device_client::cli::run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("devicelink: {err:#}");

@@ -2,6 +2,7 @@
 //! imports server internals; shared wire pieces come from [`crate::protocol`].
 
 pub mod camera;
+pub mod cli;
 pub mod client;
 pub mod luxtrust;
 pub mod proof;

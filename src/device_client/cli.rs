@@ -1,0 +1,260 @@
+//! `devicelink device ...`: the reference app on the command line. It talks to a
+//! devicelink server over HTTP only and keeps the installation (device key, link, passkey)
+//! in a JSON state file, as the mobile app keeps it on the phone.
+
+use std::fmt::Display;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, anyhow};
+use clap::{Args, Subcommand};
+use url::Url;
+
+use super::camera;
+use super::client::{ClientError, DEFAULT_APP_ORIGIN, DeviceClient};
+
+/// Where the state file lives unless `--state` says otherwise.
+pub const DEFAULT_STATE_FILE: &str = "var/device-state.json";
+
+/// What the reference app can do.
+// `unlock`, `me`, `change-secret-code` and `unlink` join here once `DeviceClient` has
+// them; each gets its own `Args` struct and a line in `run`.
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Link this installation to the account that shows a QR code in its browser:
+    /// scan, set the secret code, optionally add biometrics (a passkey), complete.
+    Link(Box<LinkArgs>),
+}
+
+/// `devicelink device link`.
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    /// Base URL of the devicelink server, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL")]
+    pub server: Url,
+
+    /// A name for this device, shown in the browser and in the device list (1–64 characters).
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+
+    /// What the camera sees: the link URL in the QR code, or the path to a PNG picture of
+    /// the QR code (e.g. a screenshot of the browser page), which is decoded like a camera would.
+    #[arg(long, value_name = "URL|PNG")]
+    pub qr: String,
+
+    /// The 6-digit secret code that will open the app.
+    #[arg(
+        long,
+        value_name = "DIGITS",
+        env = "DEVICELINK_SECRET_CODE",
+        hide_env_values = true
+    )]
+    pub secret_code: String,
+
+    /// Add biometrics: register a passkey with user verification (a software authenticator).
+    #[arg(long, conflicts_with = "skip_biometrics")]
+    pub biometrics: bool,
+
+    /// Link without biometrics (the default): only the secret code opens the app.
+    #[arg(long)]
+    pub skip_biometrics: bool,
+
+    /// The installation's state file (device key, link, passkey). Reused if it exists, so
+    /// the same device key is presented again; written when linking succeeds.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_FILE)]
+    pub state: PathBuf,
+
+    /// The web origin the software passkey presents in the WebAuthn ceremony; must be one
+    /// the server accepts (its `webauthn.web_origin`).
+    #[arg(long, value_name = "URL", default_value = DEFAULT_APP_ORIGIN)]
+    pub webauthn_origin: Url,
+}
+
+/// Runs one `devicelink device` command, printing a summary to stdout.
+pub async fn run(command: DeviceCommand) -> anyhow::Result<()> {
+    match command {
+        DeviceCommand::Link(args) => link(*args).await,
+    }
+}
+
+async fn link(args: LinkArgs) -> anyhow::Result<()> {
+    let scanned = read_qr(&args.qr)?;
+    let mut client = open_installation(&args.state, &args.server, &args.webauthn_origin)?;
+    let is_fresh = client.state.device_id.is_none();
+
+    let started = client
+        .start_qr_link(&args.name)
+        .await
+        .map_err(|e| refused("starting the link", e))?;
+    let device_name = started["device_name"]
+        .as_str()
+        .unwrap_or(args.name.trim())
+        .to_owned();
+    client
+        .redeem_qr(&scanned)
+        .await
+        .map_err(|e| refused("redeeming the QR code", e))?;
+    client
+        .set_secret_code(&args.secret_code)
+        .await
+        .map_err(|e| refused("setting the secret code", e))?;
+    client.state.authenticator = None;
+    if args.biometrics {
+        client
+            .add_passkey()
+            .await
+            .map_err(|e| refused("adding biometrics (a passkey)", e))?;
+    }
+    let done = client
+        .complete()
+        .await
+        .map_err(|e| refused("completing the link", e))?;
+    client
+        .save(&args.state)
+        .with_context(|| "the device is linked, but its state could not be saved")?;
+
+    let account = done["account"]["display_name"]
+        .as_str()
+        .unwrap_or("(unnamed account)");
+    let device_id = done["device_id"].as_str().unwrap_or("?");
+    println!(
+        "Linked “{device_name}” to the account of {account} (device id {device_id}). State saved to {}.",
+        args.state.display()
+    );
+    println!(
+        "Biometrics: {}. {}",
+        if args.biometrics {
+            "on (passkey registered)"
+        } else {
+            "off (the secret code opens the app)"
+        },
+        if is_fresh {
+            "New device key."
+        } else {
+            "Device key reused from the state file."
+        }
+    );
+    Ok(())
+}
+
+/// The installation in `path`, or a fresh one (new device key) if there is no such file.
+/// The server and WebAuthn origin always come from the command line.
+fn open_installation(path: &Path, server: &Url, origin: &Url) -> anyhow::Result<DeviceClient> {
+    let mut client = if path.exists() {
+        DeviceClient::load(path)?
+    } else {
+        DeviceClient::new(server.clone(), origin.clone())?
+    };
+    client.state.server = server.clone();
+    client.state.webauthn_origin = origin.clone();
+    Ok(client)
+}
+
+/// What the camera reads: the PNG at `qr` if that is an existing file, otherwise `qr`
+/// itself (a link URL or a bare frame).
+fn read_qr(qr: &str) -> anyhow::Result<String> {
+    let path = Path::new(qr);
+    if path.is_file() {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {qr}"))?;
+        return camera::decode_png(&bytes)
+            .with_context(|| format!("cannot read a QR code in {qr}"));
+    }
+    let looks_like_url = Url::parse(qr).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+    if !looks_like_url
+        && Path::new(qr)
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return Err(anyhow!("no such file: {qr}"));
+    }
+    Ok(qr.to_owned())
+}
+
+/// A one-line account of a failed step: for an API refusal its code, HTTP status and
+/// the server's sentence.
+fn refused(step: impl Display, err: ClientError) -> anyhow::Error {
+    match err {
+        ClientError::Api {
+            status,
+            error,
+            description,
+            ..
+        } => anyhow!("{step} was refused: {error} (HTTP {status}): {description}"),
+        other => anyhow!("{step} failed: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: DeviceCommand,
+    }
+
+    fn parse(args: &[&str]) -> Result<LinkArgs, clap::Error> {
+        let mut full = vec!["device", "link"];
+        full.extend_from_slice(args);
+        Cli::try_parse_from(full).map(|cli| match cli.command {
+            DeviceCommand::Link(args) => *args,
+        })
+    }
+
+    const REQUIRED: [&str; 8] = [
+        "--server",
+        "http://127.0.0.1:8080",
+        "--name",
+        "Phone",
+        "--qr",
+        "http://127.0.0.1:8080/link#abc",
+        "--secret-code",
+        "482913",
+    ];
+
+    #[test]
+    fn defaults_are_the_demo_state_file_and_origin_without_biometrics() {
+        let args = parse(&REQUIRED).unwrap();
+        assert_eq!(args.state, PathBuf::from(DEFAULT_STATE_FILE));
+        assert_eq!(args.webauthn_origin.as_str(), "http://localhost:8080/");
+        assert!(!args.biometrics);
+    }
+
+    #[test]
+    fn biometrics_and_skip_biometrics_exclude_each_other() {
+        let mut both = REQUIRED.to_vec();
+        both.extend(["--biometrics", "--skip-biometrics"]);
+        assert!(parse(&both).is_err());
+        let mut on = REQUIRED.to_vec();
+        on.push("--biometrics");
+        assert!(parse(&on).unwrap().biometrics);
+    }
+
+    #[test]
+    fn a_link_url_is_passed_through_and_a_missing_png_is_refused() {
+        assert_eq!(
+            read_qr("http://127.0.0.1:8080/link#frame").unwrap(),
+            "http://127.0.0.1:8080/link#frame"
+        );
+        let err = read_qr("/nonexistent/screenshot.png").unwrap_err();
+        assert!(err.to_string().contains("no such file"), "{err}");
+    }
+
+    #[test]
+    fn an_api_refusal_names_the_step_code_status_and_sentence() {
+        let err = refused(
+            "redeeming the QR code",
+            ClientError::Api {
+                status: 409,
+                error: "qr_code_already_used".into(),
+                description: "This QR code has already been used.".into(),
+                body: serde_json::Value::Null,
+            },
+        );
+        assert_eq!(
+            err.to_string(),
+            "redeeming the QR code was refused: qr_code_already_used (HTTP 409): This QR code has already been used."
+        );
+    }
+}
