@@ -12,8 +12,10 @@
   var statusEl = document.getElementById("link-status");
   var countdown = document.getElementById("countdown");
   var cancelForm = document.getElementById("cancel-form");
+  var hint = document.getElementById("code-hint");
   var expiresAt = null;
   var timer = null;
+  var clock = null;
 
   function showCountdown() {
     if (expiresAt === null || !countdown) { return; }
@@ -24,6 +26,8 @@
 
   function stop() {
     if (timer !== null) { clearInterval(timer); timer = null; }
+    if (clock !== null) { clearInterval(clock); clock = null; }
+    if (hint) { hint.hidden = true; }
   }
 
   function render(state) {
@@ -56,5 +60,5 @@
 
   tick();
   timer = setInterval(tick, 2000);
-  setInterval(showCountdown, 1000);
+  clock = setInterval(showCountdown, 1000);
 })();

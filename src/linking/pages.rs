@@ -335,8 +335,10 @@ async fn link_frame(
     let mut body = json!({
         "status": status.as_str(),
         "message": status.message(device.as_deref()),
-        "expires_in": (row.expires_at - now).num_seconds().max(0),
     });
+    if matches!(status, CodeStatus::Waiting | CodeStatus::Scanned) {
+        body["expires_in"] = json!((row.expires_at - now).num_seconds().max(0));
+    }
     if let Some(device) = device {
         body["device_name"] = json!(device);
     }

@@ -41,12 +41,16 @@ fn invalid_request(description: impl Into<std::borrow::Cow<'static, str>>) -> Ap
     ApiError::bad_request("invalid_request", description)
 }
 
-/// The JSON view of a link for the app.
+/// The JSON view of a link for the app. A link past its expiry reads as expired even
+/// before the janitor has marked it.
 fn link_view(link: &LinkSessionRow, display_name: Option<String>) -> Value {
-    let state = LinkState::parse(&link.state).unwrap_or(LinkState::Expired);
+    let mut state = LinkState::parse(&link.state).unwrap_or(LinkState::Expired);
+    if !state.is_terminal() && link.expires_at <= now() {
+        state = LinkState::Expired;
+    }
     let mut view = json!({
         "link_id": link.id,
-        "state": link.state,
+        "state": state.as_str(),
         "method": link.method,
         "device_name": link.device_name,
         "expires_at": link.expires_at.and_utc().to_rfc3339(),
@@ -473,6 +477,13 @@ async fn add_passkey(
     body: web::Json<AddPasskey>,
 ) -> Result<HttpResponse, ApiError> {
     let link = authorized_link(&state, &req, &path).await?;
+    let ended = matches!(
+        LinkState::parse(&link.state),
+        Some(LinkState::Expired | LinkState::Cancelled | LinkState::Refused)
+    );
+    if ended || (link.state != LinkState::Completed.as_str() && link.expires_at <= now()) {
+        return Err(LinkError::Expired.into());
+    }
     service::check_step(&link, super::rules::Step::AddPasskey)?;
     let ceremony_json = link.webauthn_state.clone().ok_or_else(|| {
         ApiError::new(
