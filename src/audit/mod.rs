@@ -16,6 +16,12 @@ pub enum EventKind {
     LinkCancelled,
     LinkAbandoned,
     DeviceLinked,
+    DeviceLocked,
+    DeviceUnlinked,
+    SecretCodeChanged,
+    BiometricsEnabled,
+    BiometricsDisabled,
+    RefreshTokenReused,
 }
 
 impl EventKind {
@@ -29,6 +35,12 @@ impl EventKind {
             Self::LinkCancelled => "link_cancelled",
             Self::LinkAbandoned => "link_abandoned",
             Self::DeviceLinked => "device_linked",
+            Self::DeviceLocked => "device_locked",
+            Self::DeviceUnlinked => "device_unlinked",
+            Self::SecretCodeChanged => "secret_code_changed",
+            Self::BiometricsEnabled => "biometrics_enabled",
+            Self::BiometricsDisabled => "biometrics_disabled",
+            Self::RefreshTokenReused => "refresh_token_reused",
         }
     }
 }
