@@ -9,3 +9,4 @@ mod linking;
 mod mail;
 mod mock_idp;
 mod portal;
+mod unlock;

@@ -143,11 +143,18 @@ pub fn reserve_attempt(
     now: NaiveDateTime,
 ) -> Result<(String, u32), DeviceError> {
     let max_i = i32::try_from(max).unwrap_or(i32::MAX);
-    if !store::reserve_attempt(conn, device_id, max_i, now)? {
+    // The UPDATE's row lock is held until commit, so the count read back is this
+    // request's own, not one bumped by a parallel guess in between.
+    let reserved = conn.transaction(|conn| {
+        if !store::reserve_attempt(conn, device_id, max_i, now)? {
+            return Ok::<_, StoreError>(None);
+        }
+        store::find_secret_code(conn, device_id)
+    })?;
+    let Some(row) = reserved else {
         lock(conn, device_id, notify, now)?;
         return Err(DeviceError::Locked);
-    }
-    let row = store::find_secret_code(conn, device_id)?.ok_or(DeviceError::InvalidDevice)?;
+    };
     Ok((row.verifier, row.failed_attempts.max(0) as u32))
 }
 
