@@ -31,6 +31,8 @@ backend_tests!(
     changing_the_secret_code_needs_the_current_one,
     biometrics_can_be_turned_on_and_off,
     unknown_device_keys_and_bad_requests_are_refused,
+    a_verifier_with_old_argon2_parameters_is_renewed_at_the_next_right_code,
+    the_janitor_forgets_dead_refresh_tokens_and_ceremonies,
 );
 
 const CODE: &str = "482913";
@@ -738,4 +740,54 @@ async fn too_many_unlock_attempts_answer_429_with_retry_after() {
     assert!(body(&err)["retry_after"].as_i64().unwrap() > 0);
     assert_eq!(app.count_rows("refresh_tokens"), 3);
     assert_eq!(app.count_rows("secret_codes WHERE failed_attempts = 0"), 1);
+}
+
+async fn a_verifier_with_old_argon2_parameters_is_renewed_at_the_next_right_code(app: TestApp) {
+    let mut device = app.linked_device("marie", CODE, false).await;
+    let pepper =
+        devicelink::config::decode_secret("k", &app.settings.secrets.secret_code_pepper).unwrap();
+    let old = devicelink::devices::SecretCodeHasher::new(
+        &pepper,
+        devicelink::devices::SecretCodeParams {
+            m_cost_kib: 32,
+            t_cost: 1,
+            p_cost: 1,
+        },
+    )
+    .unwrap();
+    let verifier = old
+        .hash(&devicelink::devices::SecretCode::try_from(CODE).unwrap())
+        .unwrap();
+    app.execute_sql(&format!("UPDATE secret_codes SET verifier = '{verifier}'"));
+    device.unlock_with_secret_code(CODE).await.unwrap();
+    let renewed = query_string(&app, "SELECT verifier AS v FROM secret_codes");
+    assert!(
+        renewed.starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
+        "{renewed}"
+    );
+    device.unlock_with_secret_code(CODE).await.unwrap();
+}
+
+async fn the_janitor_forgets_dead_refresh_tokens_and_ceremonies(app: TestApp) {
+    let mut device = app.linked_device("marie", CODE, true).await;
+    device.unlock_with_secret_code(CODE).await.unwrap();
+    device.refresh().await.unwrap();
+    device.biometric_unlock_options().await.unwrap();
+    assert_eq!(app.count_rows("device_ceremonies"), 1);
+    app.execute_sql(
+        "UPDATE refresh_tokens SET expires_at = '2020-01-01 00:00:00' WHERE spent_at IS NOT NULL",
+    );
+    app.execute_sql("UPDATE device_ceremonies SET expires_at = '2020-01-01 00:00:00'");
+    let db = devicelink::db::Db::open(&app.settings.database).unwrap();
+    let sweep = db
+        .run_blocking(|conn| devicelink::janitor::run_once(conn, Utc::now().naive_utc()))
+        .unwrap();
+    // The app's own janitor may have swept first; the rows are gone either way.
+    assert!(
+        sweep.refresh_tokens <= 1 && sweep.ceremonies <= 1,
+        "{sweep:?}"
+    );
+    assert_eq!(app.count_rows("refresh_tokens"), 1);
+    assert_eq!(app.count_rows("device_ceremonies"), 0);
+    device.refresh().await.unwrap();
 }

@@ -200,10 +200,24 @@ async fn check_secret_code(
         .run(move |conn| Ok(service::reserve_attempt(conn, &id, max, &who, now)))
         .await??;
     let hasher = state.secret_codes.clone();
-    let is_right = web::block(move || hasher.verify(&code, &verifier))
-        .await
-        .map_err(ApiError::internal)?;
+    let (is_right, rehashed) = web::block(move || {
+        let is_right = hasher.verify(&code, &verifier);
+        // Raised Argon2 parameters reach old verifiers at the next right code.
+        let rehashed = (is_right && hasher.needs_rehash(&verifier))
+            .then(|| hasher.hash(&code).ok())
+            .flatten();
+        (is_right, rehashed)
+    })
+    .await
+    .map_err(ApiError::internal)?;
     if is_right {
+        if let Some(verifier) = rehashed {
+            let id = device.id.clone();
+            state
+                .db
+                .run(move |conn| store::update_verifier(conn, &id, &verifier, now))
+                .await?;
+        }
         return Ok(());
     }
     tracing::info!(device = %device.id, failures, "wrong secret code");

@@ -330,3 +330,14 @@ pub fn take_ceremony(
     let taken = diesel::delete(device_ceremonies::table.find(&row.id)).execute(conn)?;
     Ok((taken == 1 && row.expires_at > now).then_some(row))
 }
+
+/// Deletes ceremonies nobody finished in time.
+pub fn delete_expired_ceremonies(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    Ok(
+        diesel::delete(device_ceremonies::table.filter(device_ceremonies::expires_at.le(now)))
+            .execute(conn)?,
+    )
+}

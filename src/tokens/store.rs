@@ -132,3 +132,16 @@ pub fn revoke_device_tokens(
         .execute(conn)?;
     Ok(revoked)
 }
+
+/// Deletes refresh tokens a day past their absolute lifetime (kept that long so a late
+/// reuse of a spent one is still recognised as such, not as an unknown token).
+pub fn delete_expired_refresh_tokens(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    let cutoff = now - chrono::Duration::days(1);
+    Ok(
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.le(cutoff)))
+            .execute(conn)?,
+    )
+}
