@@ -540,6 +540,7 @@ async fn proofs_with_the_wrong_ath_htm_or_htu_are_refused(app: TestApp) {
     let token = tokens["access_token"].as_str().unwrap();
     let url = device.url("/api/v1/me").unwrap();
     let auth = Some(format!("DPoP {token}"));
+    let jtis = app.count_rows("dpop_jtis");
 
     let wrong_ath = device.proof("GET", &url, Some("another-token")).unwrap();
     let (status, err) = error_of(raw_me(&app, Some(wrong_ath), auth.clone()).await).await;
@@ -569,6 +570,11 @@ async fn proofs_with_the_wrong_ath_htm_or_htu_are_refused(app: TestApp) {
         (401, Some("invalid_dpop_proof"))
     );
     assert_eq!(err["reason"], "htu_mismatch");
+    assert_eq!(
+        app.count_rows("dpop_jtis"),
+        jtis,
+        "no refused proof was recorded"
+    );
 }
 
 async fn a_self_unlinked_device_is_refused_at_once(app: TestApp) {

@@ -285,14 +285,19 @@ async fn unlock_with_passkey(
     Ok(state
         .db
         .run(move |conn| {
-            store::update_passkey(conn, &passkey_id, &passkey_json, now)?;
-            Ok(service::grant_unlock(
-                conn,
-                &id,
-                UnlockMethod::Biometrics,
-                lifetimes,
-                now,
-            ))
+            use diesel::Connection as _;
+            // The counter is stored only if the unlock is granted, in one transaction.
+            conn.transaction(|conn| {
+                store::update_passkey(conn, &passkey_id, &passkey_json, now)?;
+                service::grant_unlock(conn, &id, UnlockMethod::Biometrics, lifetimes, now)
+            })
+            .map_or_else(
+                |e| match e {
+                    DeviceError::Store(s) => Err(s),
+                    other => Ok(Err(other)),
+                },
+                |issued| Ok(Ok(issued)),
+            )
         })
         .await??)
 }

@@ -158,6 +158,27 @@ pub fn reserve_attempt(
     Ok((row.verifier, row.failed_attempts.max(0) as u32))
 }
 
+/// What a wrong secret code leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrongCode {
+    /// The citizen may try again this many times.
+    Retry { attempts_remaining: u32 },
+    /// That was the last attempt: the device locks.
+    Lock,
+}
+
+/// The lockout rule, pure: after `failures` consecutive wrong codes (this one included)
+/// with `max` allowed, either what is left or the lock.
+pub fn after_wrong_code(failures: u32, max: u32) -> WrongCode {
+    if failures < max {
+        WrongCode::Retry {
+            attempts_remaining: max - failures,
+        }
+    } else {
+        WrongCode::Lock
+    }
+}
+
 /// A reserved attempt failed: `InvalidSecretCode` with what is left, or, when this was
 /// the last one, the device is locked.
 pub fn record_failure(
@@ -168,10 +189,8 @@ pub fn record_failure(
     notify: &Notify,
     now: NaiveDateTime,
 ) -> DeviceError {
-    if failures < max {
-        return DeviceError::InvalidSecretCode {
-            attempts_remaining: max - failures,
-        };
+    if let WrongCode::Retry { attempts_remaining } = after_wrong_code(failures, max) {
+        return DeviceError::InvalidSecretCode { attempts_remaining };
     }
     match lock(conn, device_id, notify, now) {
         Ok(_) => DeviceError::Locked,
@@ -465,4 +484,42 @@ pub fn audit_device(
         )
         .with_device(&device.id),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_codes_count_down_and_the_last_one_locks() {
+        assert_eq!(
+            after_wrong_code(1, 5),
+            WrongCode::Retry {
+                attempts_remaining: 4
+            }
+        );
+        assert_eq!(
+            after_wrong_code(4, 5),
+            WrongCode::Retry {
+                attempts_remaining: 1
+            }
+        );
+        assert_eq!(after_wrong_code(5, 5), WrongCode::Lock);
+        assert_eq!(after_wrong_code(6, 5), WrongCode::Lock);
+        assert_eq!(after_wrong_code(1, 1), WrongCode::Lock);
+    }
+
+    #[test]
+    fn the_locked_error_carries_the_lock_screen_sentence() {
+        let api: ApiError = DeviceError::Locked.into();
+        assert_eq!(api.status, StatusCode::LOCKED);
+        assert_eq!(api.code, "device_locked");
+        assert_eq!(api.description, LOCKED_MESSAGE);
+        let api: ApiError = DeviceError::InvalidSecretCode {
+            attempts_remaining: 2,
+        }
+        .into();
+        assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(api.extra.unwrap()["attempts_remaining"], 2);
+    }
 }
