@@ -12,3 +12,4 @@ mod mail;
 mod manage;
 mod mock_idp;
 mod portal;
+mod unlock;

@@ -82,6 +82,10 @@ async fn a_reauthentication_by_another_identity_is_refused(app: TestApp) {
 async fn unlinking_one_then_two_devices_is_immediate_and_recorded(app: TestApp) {
     app.sign_in_registered("marie", "luxtrust_mobile").await;
     let mut devices = link_devices(&app, &["Phone A", "Phone B", "Tablet C"]).await;
+    for device in &mut devices {
+        device.unlock_with_secret_code("482913").await.unwrap();
+        device.me().await.unwrap();
+    }
     reauthenticate(&app, "/devices", "marie").await;
     let page = app.get("/devices").await.text().await.unwrap();
     for name in ["Phone A", "Phone B", "Tablet C"] {
@@ -122,6 +126,22 @@ async fn unlinking_one_then_two_devices_is_immediate_and_recorded(app: TestApp) 
     assert_eq!(done.status(), 303);
     assert_eq!(location(&done).query(), Some("unlinked=1"));
     assert_eq!(app.count_rows("devices WHERE status = 'unlinked'"), 1);
+    // At once: the unlinked device's token and key are refused, the others still work.
+    let err = devices[0].me().await.unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(401), Some("invalid_token"))
+    );
+    let err = devices[0]
+        .unlock_with_secret_code("482913")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status(), err.code()),
+        (Some(401), Some("invalid_device"))
+    );
+    devices[1].me().await.unwrap();
+    devices[2].unlock_with_secret_code("482913").await.unwrap();
 
     // Two at once.
     let form = format!("csrf_token={csrf}&device={}&device={}", ids[1], ids[2]);
@@ -135,6 +155,13 @@ async fn unlinking_one_then_two_devices_is_immediate_and_recorded(app: TestApp) 
         .unwrap();
     assert_eq!(location(&done).query(), Some("unlinked=2"));
     assert_eq!(app.count_rows("devices WHERE status = 'unlinked'"), 3);
+    for device in &mut devices[1..] {
+        let err = device.me().await.unwrap_err();
+        assert_eq!(err.code(), Some("invalid_token"));
+    }
+    let live_refresh =
+        app.count_rows("refresh_tokens WHERE revoked_at IS NULL AND spent_at IS NULL");
+    assert_eq!(live_refresh, 0, "every refresh token revoked");
     assert_eq!(app.count_rows("secret_codes"), 0, "verifiers deleted");
     assert_eq!(app.count_rows("outbox WHERE kind = 'device_unlinked'"), 3);
     assert_eq!(
@@ -144,6 +171,10 @@ async fn unlinking_one_then_two_devices_is_immediate_and_recorded(app: TestApp) 
     let page = app.get("/devices").await.text().await.unwrap();
     assert!(page.contains("No device is linked"));
     assert!(page.contains("Device “Phone A” unlinked (from the browser)"));
+    assert!(
+        page.contains("App opened on “Phone B”"),
+        "unlocks are in the activity"
+    );
 
     // An unlinked key may link again (to any account), as a new device.
     let (id, code) = app.new_qr_code("").await;

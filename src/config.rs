@@ -42,6 +42,7 @@ pub struct Settings {
     pub devices: DeviceSettings,
     pub webauthn: WebauthnSettings,
     pub dpop: DpopSettings,
+    pub tokens: TokenSettings,
     pub secrets: SecretSettings,
     pub mail: MailSettings,
 }
@@ -64,6 +65,57 @@ pub struct DeviceSettings {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    pub max_failed_attempts: u32,
+}
+
+/// Device-bound access and refresh tokens of the app, and unlock rate limits (`[tokens]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_idle_secs: i64,
+    pub refresh_token_absolute_secs: i64,
+    pub unlock_per_minute_per_device: u32,
+    pub unlock_per_minute_per_address: u32,
+}
+
+impl TokenSettings {
+    /// Checks the `[tokens]` values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=3600).contains(&self.access_token_ttl_secs) {
+            return Err(ConfigError::invalid(
+                "tokens.access_token_ttl_secs",
+                "must be between 1 and 3600",
+            ));
+        }
+        if !(60..=365 * 24 * 3600).contains(&self.refresh_token_idle_secs) {
+            return Err(ConfigError::invalid(
+                "tokens.refresh_token_idle_secs",
+                "must be between 60 and 31536000 (one year)",
+            ));
+        }
+        if !(self.refresh_token_idle_secs..=2 * 365 * 24 * 3600)
+            .contains(&self.refresh_token_absolute_secs)
+        {
+            return Err(ConfigError::invalid(
+                "tokens.refresh_token_absolute_secs",
+                "must be at least tokens.refresh_token_idle_secs and at most 63072000 (two years)",
+            ));
+        }
+        if self.unlock_per_minute_per_device == 0 {
+            return Err(ConfigError::invalid(
+                "tokens.unlock_per_minute_per_device",
+                "must be at least 1",
+            ));
+        }
+        if self.unlock_per_minute_per_address == 0 {
+            return Err(ConfigError::invalid(
+                "tokens.unlock_per_minute_per_address",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -485,6 +537,7 @@ impl Settings {
             ));
         }
         self.mail.validate(profile)?;
+        self.tokens.validate()?;
         Ok(())
     }
 }
@@ -541,6 +594,12 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "devices.argon2_memory_kib",
                 "Argon2 parameters must be positive (memory at least 8 KiB)",
+            ));
+        }
+        if !(1..=10).contains(&d.max_failed_attempts) {
+            return Err(ConfigError::invalid(
+                "devices.max_failed_attempts",
+                "must be between 1 and 10",
             ));
         }
         if profile == Profile::Production && d.argon2_memory_kib < 19456 {
@@ -731,6 +790,34 @@ mod tests {
         let printed = format!("{:?}", settings.mail);
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("<redacted>"));
+    }
+
+    #[test]
+    fn bad_token_and_lockout_settings_name_their_key() {
+        let mut settings = Settings::load(None).expect("defaults load");
+        settings.devices.max_failed_attempts = 11;
+        let err = settings.validate(Profile::Local).unwrap_err();
+        assert!(
+            err.to_string().contains("devices.max_failed_attempts"),
+            "{err}"
+        );
+
+        let mut settings = Settings::load(None).expect("defaults load");
+        settings.tokens.access_token_ttl_secs = 0;
+        let err = settings.validate(Profile::Local).unwrap_err();
+        assert!(
+            err.to_string().contains("tokens.access_token_ttl_secs"),
+            "{err}"
+        );
+
+        let mut settings = Settings::load(None).expect("defaults load");
+        settings.tokens.refresh_token_absolute_secs = settings.tokens.refresh_token_idle_secs - 1;
+        let err = settings.validate(Profile::Local).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("tokens.refresh_token_absolute_secs"),
+            "{err}"
+        );
     }
 
     #[test]

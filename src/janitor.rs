@@ -1,6 +1,7 @@
 //! Periodic housekeeping, run by every instance (each step is idempotent): forget DPoP
 //! proof ids past their window, expire abandoned link sessions (recording each in the
-//! audit trail) and stale QR codes, and delete ended browser sessions.
+//! audit trail) and stale QR codes, and delete ended browser sessions, dead refresh
+//! tokens and expired WebAuthn ceremonies of devices.
 
 use std::time::Duration;
 
@@ -20,6 +21,9 @@ pub struct Sweep {
     pub links: usize,
     pub codes: usize,
     pub sessions: usize,
+    /// Refresh tokens past their absolute lifetime, and expired WebAuthn ceremonies.
+    pub refresh_tokens: usize,
+    pub ceremonies: usize,
 }
 
 /// One pass of housekeeping.
@@ -34,11 +38,15 @@ pub fn run_once(conn: &mut DbConnection, now: NaiveDateTime) -> Result<Sweep, St
     .set(link_codes::status.eq("expired"))
     .execute(conn)?;
     let sessions = delete_expired_sessions(conn, now)?;
+    let refresh_tokens = crate::tokens::store::delete_expired_refresh_tokens(conn, now)?;
+    let ceremonies = crate::devices::store::delete_expired_ceremonies(conn, now)?;
     Ok(Sweep {
         jtis,
         links,
         codes,
         sessions,
+        refresh_tokens,
+        ceremonies,
     })
 }
 

@@ -18,7 +18,8 @@ use crate::http::{self, middleware};
 use crate::linking::{self, QrFrames};
 use crate::mail::{self, TransportError, WorkerHandle};
 use crate::portal;
-use crate::tokens::DpopNonces;
+use crate::tokens::access::load_or_create_signing_key;
+use crate::tokens::{self, DpopNonces, TokenIssuer};
 use webauthn_rs::prelude::Webauthn;
 
 /// State shared by every request handler of one server instance. Holds nothing another
@@ -35,6 +36,8 @@ pub struct AppState {
     pub secret_codes: Arc<SecretCodeHasher>,
     /// The WebAuthn relying party.
     pub webauthn: Arc<Webauthn>,
+    /// Signs and checks the app's access tokens (key shared through the database).
+    pub tokens: Arc<TokenIssuer>,
 }
 
 /// Why the application could not start.
@@ -109,6 +112,16 @@ impl Application {
         .map_err(|e| component("the secret-code verifier")(&e))?;
         let webauthn = linking::passkeys::build_webauthn(&settings.webauthn)
             .map_err(|e| component("WebAuthn")(&e))?;
+        let now = chrono::Utc::now().naive_utc();
+        let signing_key = db
+            .run_blocking(|conn| Ok(load_or_create_signing_key(conn, now)))
+            .map_err(|e| component("the token signing key")(&e))?
+            .map_err(|e| component("the token signing key")(&e))?;
+        let token_issuer = TokenIssuer::new(
+            signing_key,
+            &settings.server.public_url,
+            settings.tokens.access_token_ttl_secs,
+        );
         crate::janitor::spawn(
             db.clone(),
             Duration::from_secs(settings.server.janitor_interval_secs),
@@ -123,6 +136,7 @@ impl Application {
             dpop_nonces,
             secret_codes: Arc::new(secret_codes),
             webauthn: Arc::new(webauthn),
+            tokens: Arc::new(token_issuer),
         });
         let csp = content_security_policy(&settings);
         let is_https = settings.server.public_url.scheme() == "https";
@@ -142,6 +156,8 @@ impl Application {
                 .configure(linking::pages::configure)
                 .configure(linking::luxtrust::configure)
                 .configure(crate::devices::pages::configure)
+                .configure(crate::devices::routes::configure)
+                .configure(tokens::routes::configure)
                 .default_service(web::to(http::not_found))
         })
         .listen(listener)?

@@ -21,6 +21,13 @@ pub enum EventKind {
     LinkRefused,
     DeviceUnlinked,
     Reauthenticated,
+    DeviceLocked,
+    SecretCodeChanged,
+    BiometricsEnabled,
+    BiometricsDisabled,
+    RefreshTokenReused,
+    DeviceUnlocked,
+    SecretCodeFailed,
 }
 
 impl EventKind {
@@ -39,6 +46,13 @@ impl EventKind {
             Self::LinkRefused => "link_refused",
             Self::DeviceUnlinked => "device_unlinked",
             Self::Reauthenticated => "reauthenticated",
+            Self::DeviceLocked => "device_locked",
+            Self::SecretCodeChanged => "secret_code_changed",
+            Self::BiometricsEnabled => "biometrics_enabled",
+            Self::BiometricsDisabled => "biometrics_disabled",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::DeviceUnlocked => "device_unlocked",
+            Self::SecretCodeFailed => "secret_code_failed",
         }
     }
 }

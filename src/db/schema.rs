@@ -43,6 +43,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     dpop_jtis,
     rate_limits,
     outbox,
+    signing_keys,
+    refresh_tokens,
+    device_ceremonies,
 );
 
 diesel::table! {
@@ -152,6 +155,7 @@ diesel::table! {
         linked_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         unlinked_at -> Nullable<Timestamp>,
+        token_generation -> Integer,
     }
 }
 
@@ -212,3 +216,44 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        private_key -> Text,
+        state -> Text,
+        created_at -> Timestamp,
+        retire_after -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id_hash) {
+        id_hash -> Text,
+        device_id -> Text,
+        family_id -> Text,
+        generation -> Integer,
+        jkt -> Text,
+        amr -> Text,
+        spent_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+        expires_at -> Timestamp,
+        idle_expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    device_ceremonies (id) {
+        id -> Text,
+        device_id -> Text,
+        purpose -> Text,
+        state -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> devices (device_id));
+diesel::joinable!(device_ceremonies -> devices (device_id));

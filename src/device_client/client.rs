@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use url::Url;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softtoken::SoftToken;
-use webauthn_rs_proto::{CreationChallengeResponse, UserVerificationPolicy};
+use webauthn_rs_proto::{
+    CreationChallengeResponse, RequestChallengeResponse, UserVerificationPolicy,
+};
 
 use super::proof::{DeviceKey, DeviceKeyError};
 
@@ -68,6 +70,20 @@ pub struct DeviceState {
     pub device_id: Option<String>,
     /// The software authenticator (CBOR, base64) holding the passkey, if biometrics are on.
     pub authenticator: Option<String>,
+    /// The current access token (DPoP-bound, short-lived) after an unlock. Secret.
+    #[serde(default)]
+    pub access_token: Option<String>,
+    /// The current refresh token (single use, rotated by [`DeviceClient::refresh`]). Secret.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// A request body.
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Empty,
+    Json(&'a Value),
+    Form(&'a [(&'a str, &'a str)]),
 }
 
 /// The reference device client.
@@ -95,6 +111,8 @@ impl DeviceClient {
             link_id: None,
             device_id: None,
             authenticator: None,
+            access_token: None,
+            refresh_token: None,
         };
         Ok(Self::from_state(state, key))
     }
@@ -164,6 +182,28 @@ impl DeviceClient {
         body: Option<&Value>,
         access_token: Option<&str>,
     ) -> Result<Value, ClientError> {
+        let payload = body.map_or(Payload::Empty, Payload::Json);
+        self.send(method, path, payload, access_token).await
+    }
+
+    /// Like [`DeviceClient::call`] with an `application/x-www-form-urlencoded` body (the
+    /// token endpoint).
+    pub async fn call_form(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<Value, ClientError> {
+        self.send(method, path, Payload::Form(form), None).await
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Payload<'_>,
+        access_token: Option<&str>,
+    ) -> Result<Value, ClientError> {
         let url = self.url(path)?;
         for attempt in 0..2 {
             let proof = self.proof(method.as_str(), &url, access_token)?;
@@ -174,8 +214,10 @@ impl DeviceClient {
             if let Some(token) = access_token {
                 request = request.header("Authorization", format!("DPoP {token}"));
             }
-            if let Some(body) = body {
-                request = request.json(body);
+            match body {
+                Payload::Empty => {}
+                Payload::Json(json) => request = request.json(json),
+                Payload::Form(form) => request = request.form(form),
             }
             let response = request.send().await?;
             if let Some(nonce) = response
@@ -199,7 +241,7 @@ impl DeviceClient {
                 .as_str()
                 .unwrap_or("unknown_error")
                 .to_owned();
-            if error == "use_dpop_nonce" && attempt == 0 {
+            if error == "use_dpop_nonce" && attempt == 0 && self.nonce.is_some() {
                 continue;
             }
             return Err(ClientError::Api {
@@ -321,5 +363,208 @@ impl DeviceClient {
             self.add_passkey().await?;
         }
         self.complete().await
+    }
+}
+
+/// After linking: unlock, tokens, the account, and the app's self-service.
+impl DeviceClient {
+    fn keep_tokens(&mut self, tokens: &Value) {
+        self.state.access_token = tokens["access_token"].as_str().map(str::to_owned);
+        self.state.refresh_token = tokens["refresh_token"].as_str().map(str::to_owned);
+    }
+
+    fn access_token(&self) -> Result<String, ClientError> {
+        self.state
+            .access_token
+            .clone()
+            .ok_or_else(|| ClientError::Usage("unlock the app first".into()))
+    }
+
+    fn soft_token(&self) -> Result<SoftToken, ClientError> {
+        let cbor =
+            self.state.authenticator.as_deref().ok_or_else(|| {
+                ClientError::Usage("biometrics are not set up in this app".into())
+            })?;
+        let bytes = STANDARD
+            .decode(cbor)
+            .map_err(|e| ClientError::State(format!("unreadable authenticator: {e}")))?;
+        SoftToken::from_cbor(&bytes).map_err(|e| ClientError::Passkey(format!("{e:?}")))
+    }
+
+    fn keep_soft_token(&mut self, token: &SoftToken) -> Result<(), ClientError> {
+        let cbor = token
+            .to_cbor()
+            .map_err(|e| ClientError::Passkey(format!("{e:?}")))?;
+        self.state.authenticator = Some(STANDARD.encode(cbor));
+        Ok(())
+    }
+
+    /// Opens the app with the secret code; keeps and returns the token response.
+    pub async fn unlock_with_secret_code(
+        &mut self,
+        secret_code: &str,
+    ) -> Result<Value, ClientError> {
+        let body = json!({"method": "secret_code", "secret_code": secret_code});
+        let tokens = self
+            .call(Method::POST, "/api/v1/device/unlock", Some(&body), None)
+            .await?;
+        self.keep_tokens(&tokens);
+        Ok(tokens)
+    }
+
+    /// WebAuthn request options for a biometric unlock.
+    pub async fn biometric_unlock_options(
+        &mut self,
+    ) -> Result<RequestChallengeResponse, ClientError> {
+        let options = self
+            .call(
+                Method::POST,
+                "/api/v1/device/unlock/biometrics/options",
+                None,
+                None,
+            )
+            .await?;
+        serde_json::from_value(options)
+            .map_err(|e| ClientError::Passkey(format!("unreadable options: {e}")))
+    }
+
+    /// Signs a biometric assertion for `options` with this app's passkey (user verified).
+    pub fn biometric_assertion(
+        &mut self,
+        options: RequestChallengeResponse,
+    ) -> Result<Value, ClientError> {
+        let mut token = self.soft_token()?;
+        let credential = token
+            .do_authentication(self.state.webauthn_origin.clone(), options)
+            .map_err(|e| ClientError::Passkey(format!("{e:?}")))?;
+        // The signature counter moved: keep the authenticator's new state.
+        self.keep_soft_token(&token)?;
+        serde_json::to_value(credential).map_err(|e| ClientError::Passkey(e.to_string()))
+    }
+
+    /// Opens the app with biometrics (the software passkey performs user verification).
+    pub async fn unlock_with_biometrics(&mut self) -> Result<Value, ClientError> {
+        let options = self.biometric_unlock_options().await?;
+        let credential = self.biometric_assertion(options)?;
+        self.unlock_with_credential(credential).await
+    }
+
+    /// Sends a biometric assertion made by [`DeviceClient::biometric_assertion`].
+    pub async fn unlock_with_credential(
+        &mut self,
+        credential: Value,
+    ) -> Result<Value, ClientError> {
+        let body = json!({"method": "biometrics", "credential": credential});
+        let tokens = self
+            .call(Method::POST, "/api/v1/device/unlock", Some(&body), None)
+            .await?;
+        self.keep_tokens(&tokens);
+        Ok(tokens)
+    }
+
+    /// Rotates the refresh token; keeps and returns the new tokens.
+    pub async fn refresh(&mut self) -> Result<Value, ClientError> {
+        let refresh_token = self
+            .state
+            .refresh_token
+            .clone()
+            .ok_or_else(|| ClientError::Usage("unlock the app first".into()))?;
+        let tokens = self.refresh_with(&refresh_token).await?;
+        self.keep_tokens(&tokens);
+        Ok(tokens)
+    }
+
+    /// Presents `refresh_token` at the token endpoint without touching the kept tokens.
+    pub async fn refresh_with(&mut self, refresh_token: &str) -> Result<Value, ClientError> {
+        self.call_form(
+            Method::POST,
+            "/api/v1/device/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
+    }
+
+    /// The account: display name, eSpaces, linked devices, this device.
+    pub async fn me(&mut self) -> Result<Value, ClientError> {
+        let token = self.access_token()?;
+        self.call(Method::GET, "/api/v1/me", None, Some(&token))
+            .await
+    }
+
+    /// Sets a new secret code; the current one is required.
+    pub async fn change_secret_code(
+        &mut self,
+        current: &str,
+        new: &str,
+    ) -> Result<(), ClientError> {
+        let token = self.access_token()?;
+        let body = json!({"current_secret_code": current, "new_secret_code": new});
+        self.call(
+            Method::PUT,
+            "/api/v1/device/secret-code",
+            Some(&body),
+            Some(&token),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Turns biometrics on: a new software passkey with user verification.
+    pub async fn enable_biometrics(&mut self) -> Result<Value, ClientError> {
+        let token = self.access_token()?;
+        let options = self
+            .call(
+                Method::POST,
+                "/api/v1/device/biometrics/options",
+                None,
+                Some(&token),
+            )
+            .await?;
+        let options: CreationChallengeResponse = serde_json::from_value(options)
+            .map_err(|e| ClientError::Passkey(format!("unreadable options: {e}")))?;
+        let (mut soft, _) =
+            SoftToken::new(true).map_err(|e| ClientError::Passkey(format!("{e:?}")))?;
+        let credential = soft
+            .do_registration(self.state.webauthn_origin.clone(), options)
+            .map_err(|e| ClientError::Passkey(format!("{e:?}")))?;
+        let result = self
+            .call(
+                Method::POST,
+                "/api/v1/device/biometrics",
+                Some(&json!({"credential": credential})),
+                Some(&token),
+            )
+            .await?;
+        self.keep_soft_token(&soft)?;
+        Ok(result)
+    }
+
+    /// Turns biometrics off (the server deletes the passkey; the app forgets it).
+    pub async fn disable_biometrics(&mut self) -> Result<(), ClientError> {
+        let token = self.access_token()?;
+        self.call(
+            Method::DELETE,
+            "/api/v1/device/biometrics",
+            None,
+            Some(&token),
+        )
+        .await?;
+        self.state.authenticator = None;
+        Ok(())
+    }
+
+    /// Unlinks this device; the app forgets its tokens and passkey.
+    pub async fn unlink(&mut self) -> Result<(), ClientError> {
+        let token = self.access_token()?;
+        self.call(Method::DELETE, "/api/v1/device", None, Some(&token))
+            .await?;
+        self.state.access_token = None;
+        self.state.refresh_token = None;
+        self.state.authenticator = None;
+        self.state.device_id = None;
+        Ok(())
     }
 }

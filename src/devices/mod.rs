@@ -1,7 +1,10 @@
 //! Linked devices and their unlock secrets: the secret-code rules and verifier, the
-//! device store (devices, verifiers, passkeys).
+//! device store (devices, verifiers, passkeys), unlock with lockout, the app's tokens
+//! and self-service endpoints.
 
+pub mod auth;
 pub mod pages;
+pub mod routes;
 pub mod secret_code;
 pub mod service;
 pub mod store;

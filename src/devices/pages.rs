@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::accounts::{self, Account};
 use crate::audit;
+use crate::db::StoreError;
 use crate::eaccess::AuthOptions;
 use crate::http::{PageError, RequestContext};
 use crate::linking::rules::LinkMethod;
@@ -413,28 +414,23 @@ async fn confirm_unlink(
         return Err(csrf_failed());
     }
     let devices = selected(&state, &account.id, ids).await?;
-    let manage_url = state
-        .settings
-        .server
-        .public_url
-        .join("/devices")
-        .map_err(PageError::internal)?;
+    let notify = super::service::Notify {
+        public_url: state.settings.server.public_url.clone(),
+        ctx,
+    };
+    let account_id = account.id.clone();
     let now = now();
     let unlinked = state
         .db
         .run(move |conn| {
             let mut n = 0;
-            for device in &devices {
-                if super::service::unlink(
-                    conn,
-                    &account,
-                    device,
-                    UnlinkedBy::Browser,
-                    &manage_url,
-                    &ctx,
-                    now,
-                )? {
-                    n += 1;
+            for device in devices.iter().filter(|d| d.account_id == account_id) {
+                match super::service::unlink(conn, &device.id, UnlinkedBy::Browser, &notify, now) {
+                    Ok(()) => n += 1,
+                    // Unlinked meanwhile (from the app or another tab): nothing to do.
+                    Err(super::service::DeviceError::InvalidDevice) => {}
+                    Err(super::service::DeviceError::Store(e)) => return Err(e),
+                    Err(other) => return Err(StoreError::Corrupt(other.to_string())),
                 }
             }
             Ok(n)

@@ -1,9 +1,10 @@
-//! Storage of linked devices, their secret-code verifiers and passkeys.
+//! Storage of linked devices, their secret-code verifiers, passkeys and WebAuthn
+//! ceremonies. State changes are conditional UPDATEs, so racing requests have one winner.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{devices, passkeys, secret_codes};
+use crate::db::schema::{device_ceremonies, devices, passkeys, secret_codes};
 use crate::db::{DbConnection, StoreError};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -19,6 +20,7 @@ pub struct DeviceRow {
     pub linked_at: NaiveDateTime,
     pub last_used_at: Option<NaiveDateTime>,
     pub unlinked_at: Option<NaiveDateTime>,
+    pub token_generation: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -117,4 +119,225 @@ pub fn has_passkey(conn: &mut DbConnection, device_id: &str) -> Result<bool, Sto
         .count()
         .get_result(conn)?;
     Ok(n > 0)
+}
+
+pub fn find_secret_code(
+    conn: &mut DbConnection,
+    device_id: &str,
+) -> Result<Option<SecretCodeRow>, StoreError> {
+    Ok(secret_codes::table
+        .find(device_id)
+        .select(SecretCodeRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Reserves one secret-code attempt of an active device before the code is checked:
+/// one conditional UPDATE, so of any number of parallel guesses at most `max` get a
+/// reservation. Returns false when none is left (or the device is not active).
+pub fn reserve_attempt(
+    conn: &mut DbConnection,
+    device_id: &str,
+    max: i32,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let active = devices::table
+        .filter(devices::id.eq(device_id))
+        .filter(devices::status.eq("active"))
+        .select(devices::id);
+    Ok(diesel::update(
+        secret_codes::table
+            .filter(secret_codes::device_id.eq_any(active))
+            .filter(secret_codes::failed_attempts.lt(max)),
+    )
+    .set((
+        secret_codes::failed_attempts.eq(secret_codes::failed_attempts + 1),
+        secret_codes::updated_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// A right code was given: the count of consecutive failures starts again.
+pub fn reset_attempts(
+    conn: &mut DbConnection,
+    device_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::update(secret_codes::table.find(device_id))
+        .set((
+            secret_codes::failed_attempts.eq(0),
+            secret_codes::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Replaces the verifier (new secret code) and resets the failure count.
+pub fn update_verifier(
+    conn: &mut DbConnection,
+    device_id: &str,
+    verifier: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(secret_codes::table.find(device_id))
+        .set((
+            secret_codes::verifier.eq(verifier),
+            secret_codes::failed_attempts.eq(0),
+            secret_codes::updated_at.eq(now),
+        ))
+        .execute(conn)?
+        == 1)
+}
+
+/// `active -> locked`; returns whether this call locked it.
+pub fn lock_device(conn: &mut DbConnection, device_id: &str) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        devices::table
+            .find(device_id)
+            .filter(devices::status.eq("active")),
+    )
+    .set(devices::status.eq("locked"))
+    .execute(conn)?
+        == 1)
+}
+
+/// `active | locked -> unlinked` (terminal); returns whether this call unlinked it.
+pub fn unlink_device(
+    conn: &mut DbConnection,
+    device_id: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        devices::table
+            .find(device_id)
+            .filter(devices::status.eq_any(["active", "locked"])),
+    )
+    .set((devices::status.eq("unlinked"), devices::unlinked_at.eq(now)))
+    .execute(conn)?
+        == 1)
+}
+
+pub fn delete_secret_code(conn: &mut DbConnection, device_id: &str) -> Result<usize, StoreError> {
+    Ok(diesel::delete(secret_codes::table.find(device_id)).execute(conn)?)
+}
+
+pub fn touch_device(
+    conn: &mut DbConnection,
+    device_id: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::update(devices::table.find(device_id))
+        .set(devices::last_used_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_passkeys(
+    conn: &mut DbConnection,
+    device_id: &str,
+) -> Result<Vec<PasskeyRow>, StoreError> {
+    Ok(passkeys::table
+        .filter(passkeys::device_id.eq(device_id))
+        .order(passkeys::created_at.asc())
+        .select(PasskeyRow::as_select())
+        .load(conn)?)
+}
+
+/// Inserts a passkey; `UniqueViolation` if the credential is registered anywhere.
+pub fn insert_passkey(conn: &mut DbConnection, row: &PasskeyRow) -> Result<(), StoreError> {
+    diesel::insert_into(passkeys::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Stores a passkey's new state (signature counter, backup flags) after it was used.
+pub fn update_passkey(
+    conn: &mut DbConnection,
+    id: &str,
+    passkey: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::update(passkeys::table.find(id))
+        .set((
+            passkeys::passkey.eq(passkey),
+            passkeys::last_used_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete_passkeys(conn: &mut DbConnection, device_id: &str) -> Result<usize, StoreError> {
+    Ok(diesel::delete(passkeys::table.filter(passkeys::device_id.eq(device_id))).execute(conn)?)
+}
+
+/// Devices of the account that are not unlinked.
+pub fn count_live_devices(conn: &mut DbConnection, account_id: &str) -> Result<i64, StoreError> {
+    Ok(devices::table
+        .filter(devices::account_id.eq(account_id))
+        .filter(devices::status.ne("unlinked"))
+        .count()
+        .get_result(conn)?)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = device_ceremonies)]
+pub struct CeremonyRow {
+    pub id: String,
+    pub device_id: String,
+    /// `unlock` or `register`.
+    pub purpose: String,
+    /// The webauthn-rs ceremony state, JSON.
+    pub state: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+}
+
+/// Starts a ceremony, replacing the device's earlier one of the same purpose.
+pub fn put_ceremony(conn: &mut DbConnection, row: &CeremonyRow) -> Result<(), StoreError> {
+    conn.transaction(|conn| {
+        diesel::delete(
+            device_ceremonies::table
+                .filter(device_ceremonies::device_id.eq(&row.device_id))
+                .filter(device_ceremonies::purpose.eq(&row.purpose)),
+        )
+        .execute(conn)?;
+        diesel::insert_into(device_ceremonies::table)
+            .values(row)
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Takes the device's live ceremony of `purpose` (single use: deleted by this call,
+/// expired or not). `None` if there is none, it expired, or another request took it.
+pub fn take_ceremony(
+    conn: &mut DbConnection,
+    device_id: &str,
+    purpose: &str,
+    now: NaiveDateTime,
+) -> Result<Option<CeremonyRow>, StoreError> {
+    let Some(row) = device_ceremonies::table
+        .filter(device_ceremonies::device_id.eq(device_id))
+        .filter(device_ceremonies::purpose.eq(purpose))
+        .select(CeremonyRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let taken = diesel::delete(device_ceremonies::table.find(&row.id)).execute(conn)?;
+    Ok((taken == 1 && row.expires_at > now).then_some(row))
+}
+
+/// Deletes ceremonies nobody finished in time.
+pub fn delete_expired_ceremonies(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    Ok(
+        diesel::delete(device_ceremonies::table.filter(device_ceremonies::expires_at.le(now)))
+            .execute(conn)?,
+    )
 }

@@ -290,6 +290,7 @@ pub fn complete(
             linked_at: now,
             last_used_at: None,
             unlinked_at: None,
+            token_generation: 0,
         };
         let passkey = match &link.passkey {
             Some(json) => Some((

@@ -27,6 +27,10 @@ pub struct ProofRequirements<'a> {
     pub expected_jkt: Option<&'a Jkt>,
     /// Whether a fresh server nonce is required (RFC 9449 section 8).
     pub require_nonce: bool,
+    /// Whether this is a protected resource: a proof that does not match the access
+    /// token (`ath`) or its key (`jkt`) is then answered `invalid_token` (RFC 9449
+    /// section 7.1).
+    pub at_resource: bool,
 }
 
 /// The acceptance window of proofs from the settings.
@@ -50,6 +54,16 @@ pub fn proof_error(state: &AppState, err: DpopError) -> ApiError {
         api = with_fresh_nonce(state, api);
     }
     api
+}
+
+/// 401 `invalid_token` with `WWW-Authenticate: DPoP error="invalid_token"` (RFC 9449
+/// section 7.1): the access token is missing, expired, revoked, or not bound to the
+/// proof's key.
+pub fn invalid_token(description: impl Into<std::borrow::Cow<'static, str>>) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", description).with_header(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("DPoP error=\"invalid_token\", algs=\"ES256\""),
+    )
 }
 
 /// Adds a `DPoP-Nonce` header for the next request.
@@ -88,7 +102,14 @@ pub async fn verify_request(
         expect.nonce = NonceCheck::Server(&state.dpop_nonces);
     }
     let now = Utc::now();
-    let verified = dpop::verify_proof(proof, &expect, now).map_err(|e| proof_error(state, e))?;
+    let verified = dpop::verify_proof(proof, &expect, now).map_err(|e| {
+        if requirements.at_resource && matches!(e, DpopError::AthMismatch | DpopError::JktMismatch)
+        {
+            invalid_token(e.to_string()).with_field("reason", e.code())
+        } else {
+            proof_error(state, e)
+        }
+    })?;
 
     let key = dpop::jti_key(&verified.jkt, &verified.jti);
     let expires_at = verified.jti_expires_at(window).naive_utc() + chrono::TimeDelta::seconds(5);

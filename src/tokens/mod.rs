@@ -1,16 +1,21 @@
 //! Signing keys and JWKS, DPoP proof verification and server nonces, for the device API
-//! and the OIDC provider. Everything here is pure: no database, no HTTP types.
+//! and the OIDC provider, the app's access and refresh tokens. The protocol pieces are
+//! pure; `store` holds the diesel code, `guard` and `routes` the HTTP glue.
 
+pub mod access;
 pub mod dpop;
 pub mod guard;
 pub mod jwk;
 mod jws;
 pub mod keys;
 pub mod nonce;
+pub mod routes;
+pub mod store;
 
 #[cfg(test)]
 mod dpop_tests;
 
+pub use access::{AccessClaims, AccessTokenError, Grant, TokenIssuer, UnlockMethod};
 pub use dpop::{
     DpopError, IatWindow, NonceCheck, ProofExpectations, VerifiedProof, jti_key, single_proof,
     verify_proof,

@@ -1,0 +1,96 @@
+//! The protected-resource side of the device API: an access token in
+//! `Authorization: DPoP <token>` plus a proof by the bound key with `ath` (RFC 9449
+//! section 7), and a fresh look at the device row on every request, so that locking,
+//! unlinking or a revocation refuses existing tokens at once.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::AUTHORIZATION;
+use chrono::Utc;
+
+use crate::http::ApiError;
+use crate::startup::AppState;
+use crate::tokens::access::published_keys;
+use crate::tokens::guard::{self, ProofRequirements, invalid_token};
+use crate::tokens::{AccessClaims, AccessTokenError, JwtError};
+
+use super::store::{self, DeviceRow};
+
+/// A request from an unlocked, still active device.
+#[derive(Debug)]
+pub struct AuthorizedDevice {
+    pub claims: AccessClaims,
+    pub device: DeviceRow,
+}
+
+/// The token of `Authorization: DPoP <token>` (RFC 9449 section 7.1).
+fn dpop_token(req: &HttpRequest) -> Result<String, ApiError> {
+    let mut values = req.headers().get_all(AUTHORIZATION);
+    let value = values
+        .next()
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| invalid_token("Send the access token as `Authorization: DPoP <token>`."))?;
+    if values.next().is_some() {
+        return Err(invalid_token("Send exactly one Authorization header."));
+    }
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| invalid_token("Send the access token as `Authorization: DPoP <token>`."))?;
+    if !scheme.eq_ignore_ascii_case("DPoP") {
+        return Err(invalid_token(
+            "This access token is bound to the device key: use the DPoP scheme with a proof, not Bearer.",
+        ));
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(invalid_token("The access token is empty."));
+    }
+    Ok(token.to_owned())
+}
+
+/// Checks token, proof and device; the proof's `jti` is recorded (single use).
+pub async fn authorize(state: &AppState, req: &HttpRequest) -> Result<AuthorizedDevice, ApiError> {
+    let token = dpop_token(req)?;
+    let now = Utc::now();
+    let mut verified = state
+        .tokens
+        .verify(&token, &[state.tokens.public_key()], now);
+    if verified == Err(AccessTokenError::Jwt(JwtError::UnknownKey)) {
+        // Signed by a key another instance made after this one started (or a retired one).
+        let naive = now.naive_utc();
+        let keys = state
+            .db
+            .run(move |conn| Ok(published_keys(conn, naive)))
+            .await?
+            .map_err(ApiError::internal)?;
+        verified = state.tokens.verify(&token, &keys, now);
+    }
+    let claims = verified.map_err(|e| invalid_token(e.to_string()))?;
+    guard::verify_request(
+        state,
+        req,
+        ProofRequirements {
+            access_token: Some(&token),
+            expected_jkt: Some(&claims.jkt),
+            at_resource: true,
+            ..ProofRequirements::default()
+        },
+    )
+    .await?;
+    let device_id = claims.device_id.clone();
+    let device = state
+        .db
+        .run(move |conn| store::find_device(conn, &device_id))
+        .await?;
+    let is_current = device.as_ref().is_some_and(|d| {
+        d.status == "active"
+            && d.jkt == claims.jkt.as_str()
+            && d.account_id == claims.account_id
+            && d.token_generation == claims.generation
+    });
+    match device {
+        Some(device) if is_current => Ok(AuthorizedDevice { claims, device }),
+        _ => Err(invalid_token(
+            "This access token was revoked: the device was locked or unlinked, or its tokens were withdrawn. Open the app again.",
+        )),
+    }
+}
