@@ -104,15 +104,16 @@ wait_for "$MOCK_IDP_URL/.well-known/openid-configuration"
 log "server ready after $((SECONDS - started))s"
 
 # 5. The tests (Node's built-in runner; tests in order), one file after the other in this
-# order: portal.test.mjs expects marie not yet registered, link.test.mjs copes either way.
-# (Given several files at once, node sorts them by name.) DEVICELINK_BIN is the binary
-# whose `device link` plays the phone in link.test.mjs. BROWSER_TEST_FILES picks files.
+# order: portal.test.mjs expects marie not yet registered, link.test.mjs and manage.test.mjs
+# cope either way. (Given several files at once, node sorts them by name.) DEVICELINK_BIN is
+# the binary whose `device link` plays the phones in link.test.mjs and manage.test.mjs.
+# BROWSER_TEST_FILES picks files.
 cd "$HERE"
 export PORTAL_URL MOCK_IDP_URL CHROMIUM_PATH="$CHROMIUM"
 DEVICELINK_BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 export DEVICELINK_BIN
 failed=0
-for file in ${BROWSER_TEST_FILES:-portal.test.mjs link.test.mjs}; do
+for file in ${BROWSER_TEST_FILES:-portal.test.mjs link.test.mjs manage.test.mjs}; do
   log "running $file"
   node --test --test-concurrency=1 "$@" "$file" || failed=1
 done
