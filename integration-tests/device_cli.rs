@@ -10,7 +10,173 @@ use crate::helpers::TestApp;
 backend_tests!(
     the_cli_links_a_device_from_a_png_of_the_qr_code_and_the_browser_shows_it_linked,
     the_cli_reports_a_used_qr_code_with_its_error_code_and_exits_with_1,
+    the_cli_unlocks_shows_the_account_changes_the_code_and_unlinks,
+    five_wrong_codes_on_the_cli_lock_the_device_and_the_lock_email_is_written,
+    the_cli_links_with_luxtrust_mobile_filling_the_mock_eaccess_form,
 );
+
+/// Runs `devicelink device <args...> --state <state>`.
+async fn device(state: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_devicelink"))
+        .env_remove("DEVICELINK_CONFIG")
+        .env_remove("DEVICELINK_SECRET_CODE")
+        .arg("device")
+        .args(args)
+        .arg("--state")
+        .arg(state)
+        .output()
+        .await
+        .expect("devicelink runs")
+}
+
+/// Links a device with the CLI from a fresh QR code; returns the state file.
+async fn linked_with_cli(app: &TestApp, dir: &Path, extra: &[&str]) -> std::path::PathBuf {
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    let (id, code) = app.new_qr_code("").await;
+    let png = dir.join("qr.png");
+    save_qr_png(app, &id, &code, &png).await;
+    let state = dir.join("state.json");
+    let out = device_link(app, png.to_str().unwrap(), &state, extra).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    state
+}
+
+async fn the_cli_unlocks_shows_the_account_changes_the_code_and_unlinks(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = linked_with_cli(&app, dir.path(), &["--biometrics"]).await;
+
+    let out = device(&state, &["unlock", "--secret-code", "482913"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Unlocked with the secret code"));
+    let out = device(&state, &["me"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let me = text(&out.stdout);
+    assert!(
+        me.contains("Marie Schmit")
+            && me.contains("linked devices: 1")
+            && me.contains("biometrics on"),
+        "{me}"
+    );
+
+    let out = device(&state, &["unlock", "--biometrics"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Unlocked with biometrics"));
+
+    let out = device(
+        &state,
+        &[
+            "change-secret-code",
+            "--current",
+            "482913",
+            "--new",
+            "739204",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = device(&state, &["unlock", "--secret-code", "739204"]).await;
+    assert!(
+        out.status.success(),
+        "the new code works: {}",
+        text(&out.stderr)
+    );
+
+    let out = device(&state, &["unlink"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(app.count_rows("devices WHERE status = 'unlinked'"), 1);
+    let out = device(&state, &["unlock", "--secret-code", "739204"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("invalid_device"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+async fn five_wrong_codes_on_the_cli_lock_the_device_and_the_lock_email_is_written(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = linked_with_cli(&app, dir.path(), &[]).await;
+    for attempt in 1..=5 {
+        let out = device(&state, &["unlock", "--secret-code", "000001"]).await;
+        assert_eq!(out.status.code(), Some(1));
+        let err = text(&out.stderr);
+        if attempt < 5 {
+            assert!(err.contains("invalid_secret_code (HTTP 401)"), "{err}");
+        } else {
+            assert!(err.contains("device_locked (HTTP 423)"), "{err}");
+            assert!(
+                err.contains("Link it again from your browser or with LuxTrust"),
+                "{err}"
+            );
+        }
+    }
+    let out = device(&state, &["unlock", "--secret-code", "482913"]).await;
+    assert!(
+        text(&out.stderr).contains("device_locked"),
+        "even the right code is refused now"
+    );
+    let mail = crate::linking::wait_for_mail(&app, 2).await;
+    assert!(
+        mail.iter().any(|m| m.contains("locked")),
+        "the lock email is delivered"
+    );
+}
+
+async fn the_cli_links_with_luxtrust_mobile_filling_the_mock_eaccess_form(app: TestApp) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    // Luc is not registered: the documented refusal.
+    let refused = device(
+        &state,
+        &[
+            "link",
+            "--server",
+            &app.address,
+            "--name",
+            "Luc's phone",
+            "--luxtrust",
+            "mobile",
+            "--identity",
+            "luc",
+            "--secret-code",
+            "482913",
+        ],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    let err = text(&refused.stderr);
+    assert!(
+        err.contains("account_not_registered")
+            && err.contains("register on the portal in a web browser"),
+        "{err}"
+    );
+
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    let state = dir.path().join("marie.json");
+    let out = device(
+        &state,
+        &[
+            "link",
+            "--server",
+            &app.address,
+            "--name",
+            "Marie's phone",
+            "--luxtrust",
+            "mobile",
+            "--identity",
+            "marie",
+            "--secret-code",
+            "482913",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Linked “Marie's phone” to the account of Marie Schmit"));
+    assert_eq!(
+        app.count_rows("devices WHERE method = 'luxtrust_mobile'"),
+        1
+    );
+}
 
 /// Runs `devicelink device link` against `app` with a QR input and a state file.
 async fn device_link(app: &TestApp, qr: &str, state: &Path, extra: &[&str]) -> Output {

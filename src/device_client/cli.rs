@@ -16,13 +16,60 @@ use super::client::{ClientError, DEFAULT_APP_ORIGIN, DeviceClient};
 pub const DEFAULT_STATE_FILE: &str = "var/device-state.json";
 
 /// What the reference app can do.
-// `unlock`, `me`, `change-secret-code` and `unlink` join here once `DeviceClient` has
-// them; each gets its own `Args` struct and a line in `run`.
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
-    /// Link this installation to the account that shows a QR code in its browser:
-    /// scan, set the secret code, optionally add biometrics (a passkey), complete.
+    /// Link this installation: with the QR code shown in a signed-in browser (`--qr`), or
+    /// directly with LuxTrust Mobile/Scan (`--luxtrust`); then the secret code, optional
+    /// biometrics (a passkey), complete.
     Link(Box<LinkArgs>),
+    /// Open the app: unlock with the secret code or biometrics; keeps the device-bound tokens.
+    Unlock(UnlockArgs),
+    /// Show the account this device is linked to (`GET /api/v1/me`).
+    Me(StateArgs),
+    /// Change the secret code (the current one is required).
+    ChangeSecretCode(ChangeSecretCodeArgs),
+    /// Unlink this device from its account.
+    Unlink(StateArgs),
+}
+
+/// Only the state file.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The installation's state file, as written by `device link`.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_FILE)]
+    pub state: PathBuf,
+}
+
+/// `devicelink device unlock`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("how").required(true).args(["secret_code", "biometrics"])))]
+pub struct UnlockArgs {
+    /// The 6-digit secret code.
+    #[arg(
+        long,
+        value_name = "DIGITS",
+        env = "DEVICELINK_SECRET_CODE",
+        hide_env_values = true
+    )]
+    pub secret_code: Option<String>,
+    /// Unlock with biometrics (the passkey registered at linking).
+    #[arg(long)]
+    pub biometrics: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// `devicelink device change-secret-code`.
+#[derive(Debug, Args)]
+pub struct ChangeSecretCodeArgs {
+    /// The current secret code.
+    #[arg(long, value_name = "DIGITS")]
+    pub current: String,
+    /// The new secret code.
+    #[arg(long, value_name = "DIGITS")]
+    pub new: String,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// `devicelink device link`.
@@ -38,8 +85,30 @@ pub struct LinkArgs {
 
     /// What the camera sees: the link URL in the QR code, or the path to a PNG picture of
     /// the QR code (e.g. a screenshot of the browser page), which is decoded like a camera would.
-    #[arg(long, value_name = "URL|PNG")]
-    pub qr: String,
+    #[arg(
+        long,
+        value_name = "URL|PNG",
+        required_unless_present = "luxtrust",
+        conflicts_with = "luxtrust"
+    )]
+    pub qr: Option<String>,
+
+    /// Link directly with LuxTrust `mobile` or `scan` instead of a QR code.
+    #[arg(long, value_name = "PRODUCT", value_parser = ["mobile", "scan"])]
+    pub luxtrust: Option<String>,
+
+    /// With `--luxtrust` against the bundled mock eAccess: the test citizen to sign in as
+    /// (e.g. marie); the client fills the mock's form itself, non-interactively.
+    #[arg(long, value_name = "IDENTITY", requires = "luxtrust")]
+    pub identity: Option<String>,
+
+    /// With `--luxtrust`: the redirect URI the app registered (on the server's allow-list).
+    #[arg(
+        long,
+        value_name = "URI",
+        default_value = "lu.myportal.app:/link-callback"
+    )]
+    pub app_redirect_uri: String,
 
     /// The 6-digit secret code that will open the app.
     #[arg(
@@ -73,26 +142,142 @@ pub struct LinkArgs {
 pub async fn run(command: DeviceCommand) -> anyhow::Result<()> {
     match command {
         DeviceCommand::Link(args) => link(*args).await,
+        DeviceCommand::Unlock(args) => unlock(args).await,
+        DeviceCommand::Me(args) => me(args).await,
+        DeviceCommand::ChangeSecretCode(args) => change_secret_code(args).await,
+        DeviceCommand::Unlink(args) => unlink(args).await,
     }
 }
 
+fn installed(state: &Path) -> anyhow::Result<DeviceClient> {
+    if !state.exists() {
+        return Err(anyhow!(
+            "no state file at {}: link this device first (devicelink device link ...)",
+            state.display()
+        ));
+    }
+    Ok(DeviceClient::load(state)?)
+}
+
+async fn unlock(args: UnlockArgs) -> anyhow::Result<()> {
+    let mut client = installed(&args.state.state)?;
+    let tokens = match &args.secret_code {
+        Some(code) => client.unlock_with_secret_code(code).await,
+        None => client.unlock_with_biometrics().await,
+    };
+    let saved = client.save(&args.state.state);
+    let tokens = tokens.map_err(|e| refused("unlocking", e))?;
+    saved?;
+    println!(
+        "Unlocked with {}: a DPoP-bound access token valid for {} s (saved in {}).",
+        if args.biometrics {
+            "biometrics"
+        } else {
+            "the secret code"
+        },
+        tokens["expires_in"].as_i64().unwrap_or_default(),
+        args.state.state.display()
+    );
+    Ok(())
+}
+
+/// Runs an authenticated call; if the access token expired, refreshes once and retries.
+macro_rules! with_fresh_token {
+    ($client:ident, $call:expr) => {
+        match $call {
+            Err(e) if e.code() == Some("invalid_token") => {
+                $client
+                    .refresh()
+                    .await
+                    .map_err(|e| refused("refreshing the tokens", e))?;
+                $call
+            }
+            other => other,
+        }
+    };
+}
+
+async fn me(args: StateArgs) -> anyhow::Result<()> {
+    let mut client = installed(&args.state)?;
+    let me = with_fresh_token!(client, client.me().await);
+    client.save(&args.state)?;
+    let me = me.map_err(|e| refused("reading the account", e))?;
+    let espaces: Vec<String> = me["espaces"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|e| {
+                    e["name"]
+                        .as_str()
+                        .or_else(|| e.as_str())
+                        .unwrap_or("?")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    println!(
+        "{}",
+        me["display_name"].as_str().unwrap_or("(unnamed account)")
+    );
+    println!("  eSpaces: {}", espaces.join(", "));
+    println!("  linked devices: {}", me["linked_devices"]);
+    println!(
+        "  this device: {} (biometrics {})",
+        me["device"]["name"].as_str().unwrap_or("?"),
+        if me["device"]["biometrics"] == true {
+            "on"
+        } else {
+            "off"
+        }
+    );
+    Ok(())
+}
+
+async fn change_secret_code(args: ChangeSecretCodeArgs) -> anyhow::Result<()> {
+    let mut client = installed(&args.state.state)?;
+    let changed = with_fresh_token!(
+        client,
+        client.change_secret_code(&args.current, &args.new).await
+    );
+    client.save(&args.state.state)?;
+    changed.map_err(|e| refused("changing the secret code", e))?;
+    println!("The secret code was changed.");
+    Ok(())
+}
+
+async fn unlink(args: StateArgs) -> anyhow::Result<()> {
+    let mut client = installed(&args.state)?;
+    let done = with_fresh_token!(client, client.unlink().await);
+    client.save(&args.state)?;
+    done.map_err(|e| refused("unlinking", e))?;
+    println!("This device is no longer linked. Its tokens and passkey are gone.");
+    Ok(())
+}
+
 async fn link(args: LinkArgs) -> anyhow::Result<()> {
-    let scanned = read_qr(&args.qr)?;
+    let scanned = args.qr.as_deref().map(read_qr).transpose()?;
     let mut client = open_installation(&args.state, &args.server, &args.webauthn_origin)?;
     let is_fresh = client.state.device_id.is_none();
 
-    let started = client
-        .start_qr_link(&args.name)
-        .await
-        .map_err(|e| refused("starting the link", e))?;
-    let device_name = started["device_name"]
-        .as_str()
-        .unwrap_or(args.name.trim())
-        .to_owned();
-    client
-        .redeem_qr(&scanned)
-        .await
-        .map_err(|e| refused("redeeming the QR code", e))?;
+    let device_name = match (&scanned, &args.luxtrust) {
+        (Some(scanned), _) => {
+            let started = client
+                .start_qr_link(&args.name)
+                .await
+                .map_err(|e| refused("starting the link", e))?;
+            client
+                .redeem_qr(scanned)
+                .await
+                .map_err(|e| refused("redeeming the QR code", e))?;
+            started["device_name"]
+                .as_str()
+                .unwrap_or(args.name.trim())
+                .to_owned()
+        }
+        (None, Some(product)) => luxtrust_binding(&mut client, &args, product).await?,
+        (None, None) => return Err(anyhow!("give --qr or --luxtrust")),
+    };
     client
         .set_secret_code(&args.secret_code)
         .await
@@ -134,6 +319,67 @@ async fn link(args: LinkArgs) -> anyhow::Result<()> {
         }
     );
     Ok(())
+}
+
+/// The LuxTrust method: start, let the (system) browser authenticate at eAccess, and
+/// trade the one-time result for the binding. Returns the device name.
+async fn luxtrust_binding(
+    client: &mut DeviceClient,
+    args: &LinkArgs,
+    product: &str,
+) -> anyhow::Result<String> {
+    let product = format!("luxtrust_{product}");
+    let started = client
+        .start_luxtrust_link(&args.name, &product, &args.app_redirect_uri)
+        .await
+        .map_err(|e| refused("starting the link", e))?;
+    let authorization_url: Url = started["authorization_url"]
+        .as_str()
+        .ok_or_else(|| anyhow!("the server gave no authorization_url"))?
+        .parse()?;
+    let Some(identity) = &args.identity else {
+        return Err(anyhow!(
+            "open {authorization_url} in a browser to authenticate; this client completes the step itself only against the mock eAccess (--identity)"
+        ));
+    };
+    // The system browser: its own cookies, never following redirects automatically.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()?;
+    let eaccess = follow(&browser, &authorization_url).await?;
+    let callback = crate::mock_idp::script::complete_login(&browser, &eaccess, identity, &product)
+        .await
+        .map_err(|e| anyhow!("authenticating at the mock eAccess failed: {e}"))?;
+    let back = follow(&browser, &callback).await?;
+    match super::LuxtrustOutcome::from_redirect(&back)? {
+        super::LuxtrustOutcome::Result(result) => {
+            client
+                .redeem_luxtrust_result(&result)
+                .await
+                .map_err(|e| refused("redeeming the LuxTrust result", e))?;
+        }
+        super::LuxtrustOutcome::Refused { error, description } => {
+            return Err(anyhow!(
+                "LuxTrust linking was refused: {error}: {description}"
+            ));
+        }
+    }
+    Ok(started["device_name"]
+        .as_str()
+        .unwrap_or(args.name.trim())
+        .to_owned())
+}
+
+/// One GET that must answer a redirect; returns where it points.
+async fn follow(browser: &reqwest::Client, url: &Url) -> anyhow::Result<Url> {
+    let res = browser.get(url.clone()).send().await?;
+    let location = res
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| anyhow!("{url} answered {} instead of a redirect", res.status()))?;
+    Ok(url.join(location)?)
 }
 
 /// The installation in `path`, or a fresh one (new device key) if there is no such file.
@@ -199,6 +445,7 @@ mod tests {
         full.extend_from_slice(args);
         Cli::try_parse_from(full).map(|cli| match cli.command {
             DeviceCommand::Link(args) => *args,
+            other => panic!("not a link command: {other:?}"),
         })
     }
 

@@ -119,6 +119,10 @@ impl DeviceClient {
 
     fn from_state(state: DeviceState, key: DeviceKey) -> Self {
         let http = reqwest::Client::builder()
+            .user_agent(concat!(
+                "devicelink-reference-app/",
+                env!("CARGO_PKG_VERSION")
+            ))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();

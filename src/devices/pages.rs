@@ -86,6 +86,36 @@ struct ConfirmPage {
     devices: Vec<DeviceView>,
 }
 
+/// A user agent as a person reads it: "Chrome 156 on Linux", or the app's own name.
+fn short_user_agent(ua: &str) -> String {
+    let version = |name: &str| {
+        ua.split(name)
+            .nth(1)
+            .and_then(|rest| rest.split(['.', ' ', ';', ')']).next())
+            .map(|v| format!("{} {v}", name.trim_end_matches('/')))
+    };
+    let browser = if ua.contains("Edg/") {
+        version("Edg/").map(|b| b.replace("Edg", "Edge"))
+    } else if ua.contains("Firefox/") {
+        version("Firefox/")
+    } else if ua.contains("Chrome/") {
+        version("Chrome/")
+    } else if ua.contains("Safari/") {
+        version("Version/").map(|b| b.replace("Version", "Safari"))
+    } else {
+        None
+    };
+    let os = ["Android", "iPhone", "iPad", "Windows", "Mac OS X", "Linux"]
+        .into_iter()
+        .find(|os| ua.contains(os))
+        .map(|os| if os == "Mac OS X" { "macOS" } else { os });
+    match (browser, os) {
+        (Some(b), Some(os)) => format!("{b} on {os}"),
+        (Some(b), None) => b,
+        _ => ua.chars().take(48).collect(),
+    }
+}
+
 /// What an audit event means to the citizen.
 fn describe(kind: &str, details: &serde_json::Value) -> String {
     let device = details["device_name"].as_str().unwrap_or("a device");
@@ -224,7 +254,10 @@ async fn devices_page(
                     at: format_time(e.at),
                     what: describe(&e.kind, &details),
                     ip: e.ip.unwrap_or_else(|| "—".to_owned()),
-                    user_agent: e.user_agent.unwrap_or_else(|| "—".to_owned()),
+                    user_agent: e
+                        .user_agent
+                        .as_deref()
+                        .map_or_else(|| "—".to_owned(), short_user_agent),
                 }
             })
             .collect(),
@@ -442,6 +475,20 @@ async fn confirm_unlink(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_agents_are_shortened_for_people() {
+        assert_eq!(
+            short_user_agent(
+                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.8078.108 Safari/537.36"
+            ),
+            "Chrome 156 on Linux"
+        );
+        assert_eq!(
+            short_user_agent("devicelink-reference-app/0.1.0"),
+            "devicelink-reference-app/0.1.0"
+        );
+    }
 
     #[test]
     fn a_selection_keeps_only_device_ids_and_the_csrf_token() {
