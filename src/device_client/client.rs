@@ -263,7 +263,7 @@ impl DeviceClient {
         ))
     }
 
-    fn link_path(&self, suffix: &str) -> Result<String, ClientError> {
+    pub(crate) fn link_path(&self, suffix: &str) -> Result<String, ClientError> {
         let id = self
             .state
             .link_id

@@ -40,15 +40,6 @@ impl LuxtrustOutcome {
 }
 
 impl DeviceClient {
-    fn current_link_path(&self, suffix: &str) -> Result<String, ClientError> {
-        let id = self
-            .state
-            .link_id
-            .as_deref()
-            .ok_or_else(|| ClientError::Usage("no link in progress".into()))?;
-        Ok(format!("/api/v1/links/{id}{suffix}"))
-    }
-
     /// "Link your device" with the LuxTrust method: returns the link, whose
     /// `authorization_url` the app opens in the system browser.
     pub async fn start_luxtrust_link(
@@ -75,14 +66,14 @@ impl DeviceClient {
 
     /// Trades the result reference for the binding of the link to the account.
     pub async fn redeem_luxtrust_result(&mut self, result: &str) -> Result<Value, ClientError> {
-        let path = self.current_link_path("/luxtrust")?;
+        let path = self.link_path("/luxtrust")?;
         self.call(Method::POST, &path, Some(&json!({"result": result})), None)
             .await
     }
 
     /// The link as the server sees it (state, refusal).
     pub async fn link_status(&mut self) -> Result<Value, ClientError> {
-        let path = self.current_link_path("")?;
+        let path = self.link_path("")?;
         self.call(Method::GET, &path, None, None).await
     }
 }

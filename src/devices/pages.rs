@@ -19,7 +19,7 @@ use crate::mail::UnlinkedBy;
 use crate::portal::pages::NavUser;
 use crate::portal::routes::{csrf_failed, current_session, html, nav_for, see_other};
 use crate::portal::session;
-use crate::portal::store::{self as portal_store, BrowserSession, LoginState};
+use crate::portal::store::{self as portal_store, BrowserSession};
 use crate::startup::AppState;
 
 use super::store::{self, DeviceRow};
@@ -348,15 +348,13 @@ async fn start_reauthentication(
         None => PURPOSE.to_owned(),
     };
     let now = now();
-    let login = LoginState {
-        state_hash: session::hash_token(&pending.state),
-        session_id_hash: session.id_hash.clone(),
-        purpose,
-        nonce: pending.nonce.clone(),
-        pkce_verifier: pending.pkce_verifier.clone(),
-        created_at: now,
-        expires_at: now + Duration::seconds(state.settings.eaccess.login_timeout_secs),
-    };
+    let login = crate::portal::routes::login_state(
+        &pending,
+        session.id_hash.clone(),
+        &purpose,
+        &state.settings,
+        now,
+    );
     state
         .db
         .run(move |conn| portal_store::insert_login_state(conn, &login, now))

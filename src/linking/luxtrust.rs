@@ -195,15 +195,13 @@ async fn start(
         .authorization_request(&redirect, &options)
         .await
         .map_err(PageError::unavailable)?;
-    let login = LoginState {
-        state_hash: hash_token(&pending.state),
-        session_id_hash: link.id.clone(),
-        purpose: PURPOSE.to_owned(),
-        nonce: pending.nonce.clone(),
-        pkce_verifier: pending.pkce_verifier.clone(),
-        created_at: now,
-        expires_at: now + Duration::seconds(state.settings.eaccess.login_timeout_secs),
-    };
+    let login = crate::portal::routes::login_state(
+        &pending,
+        link.id.clone(),
+        PURPOSE,
+        &state.settings,
+        now,
+    );
     state
         .db
         .run(move |conn| login_store::insert_login_state(conn, &login, now))

@@ -210,6 +210,25 @@ async fn display_name_of(
         .map(|a| a.display_name()))
 }
 
+/// The `200` answer with the link as it now stands.
+async fn link_response(state: &AppState, link: &LinkSessionRow) -> Result<HttpResponse, ApiError> {
+    let name = display_name_of(state, link).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(link_view(link, name)))
+}
+
+/// Reloads the link after a step and answers with it.
+async fn reloaded_link_response(state: &AppState, link_id: &str) -> Result<HttpResponse, ApiError> {
+    let id = link_id.to_owned();
+    let link = state
+        .db
+        .run(move |conn| store::find_link_session(conn, &id))
+        .await?
+        .ok_or(LinkError::NotFound)?;
+    link_response(state, &link).await
+}
+
 /// The link's state, for an app that polls (e.g. after the LuxTrust step).
 #[get("/api/v1/links/{link_id}")]
 async fn get_link(
@@ -218,10 +237,7 @@ async fn get_link(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let link = authorized_link(&state, &req, &path).await?;
-    let name = display_name_of(&state, &link).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(link_view(&link, name)))
+    link_response(&state, &link).await
 }
 
 /// The app gives up linking.
@@ -297,10 +313,7 @@ async fn redeem_qr_code(
             ))
         })
         .await??;
-    let name = display_name_of(&state, &bound).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(link_view(&bound, name)))
+    link_response(&state, &bound).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -337,10 +350,7 @@ async fn redeem_luxtrust_result(
             ))
         })
         .await??;
-    let name = display_name_of(&state, &bound).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(link_view(&bound, name)))
+    link_response(&state, &bound).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -381,15 +391,7 @@ async fn set_secret_code(
         .db
         .run(move |conn| Ok(service::set_secret_code(conn, &link_id, &verifier, now)))
         .await??;
-    let id = link.id.clone();
-    let updated = state
-        .db
-        .run(move |conn| store::find_link_session(conn, &id))
-        .await?
-        .ok_or(LinkError::NotFound)?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(link_view(&updated, None)))
+    reloaded_link_response(&state, &link.id).await
 }
 
 /// Parses a secret code, refusing malformed and easily guessed ones.
@@ -515,15 +517,7 @@ async fn add_passkey(
     if !stored {
         return Err(LinkError::InvalidState(link.state).into());
     }
-    let id = link.id.clone();
-    let updated = state
-        .db
-        .run(move |conn| store::find_link_session(conn, &id))
-        .await?
-        .ok_or(LinkError::NotFound)?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(link_view(&updated, None)))
+    reloaded_link_response(&state, &link.id).await
 }
 
 /// Queues "A mobile device was linked to your account" in the linking transaction, so

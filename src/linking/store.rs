@@ -304,31 +304,28 @@ pub fn find_abandoned(
 /// Marks an abandoned session expired and forgets its secrets; returns whether this
 /// call did it (several instances may run the janitor).
 pub fn expire(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<bool, StoreError> {
-    Ok(diesel::update(
-        link_sessions::table
-            .find(id)
-            .filter(link_sessions::state.ne_all(["completed", "expired", "cancelled", "refused"])),
-    )
-    .set((
-        link_sessions::state.eq("expired"),
-        link_sessions::secret_code_verifier.eq(None::<String>),
-        link_sessions::passkey.eq(None::<String>),
-        link_sessions::webauthn_state.eq(None::<String>),
-        link_sessions::updated_at.eq(now),
-    ))
-    .execute(conn)?
-        == 1)
+    end_live(conn, id, "expired", now)
 }
 
 /// Cancels a live link session (from the app, or when the browser voids its code).
 pub fn cancel(conn: &mut DbConnection, id: &str, now: NaiveDateTime) -> Result<bool, StoreError> {
+    end_live(conn, id, "cancelled", now)
+}
+
+/// Moves a link that has not ended into the terminal state `to`, forgetting its secrets.
+fn end_live(
+    conn: &mut DbConnection,
+    id: &str,
+    to: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
     Ok(diesel::update(
         link_sessions::table
             .find(id)
             .filter(link_sessions::state.ne_all(["completed", "expired", "cancelled", "refused"])),
     )
     .set((
-        link_sessions::state.eq("cancelled"),
+        link_sessions::state.eq(to),
         link_sessions::secret_code_verifier.eq(None::<String>),
         link_sessions::passkey.eq(None::<String>),
         link_sessions::webauthn_state.eq(None::<String>),

@@ -174,7 +174,7 @@ async fn start_sign_in(
     Ok(response)
 }
 
-fn login_state(
+pub(crate) fn login_state(
     pending: &PendingAuth,
     session_id_hash: String,
     purpose: &str,
