@@ -211,7 +211,7 @@ test('unlink my device: re-authenticate, pick one of two phones, confirm, and it
     });
     assert.equal(new URL(page.url()).searchParams.get('unlinked'), '1', `expected ?unlinked=1, at ${page.url()}`);
     const notice = await visibleText(page.locator('#unlinked-notice'), '#unlinked-notice');
-    assert.match(notice, /^1 device\(s\) unlinked\b/, `#unlinked-notice reads "${notice}"`);
+    assert.match(notice, /^1 device unlinked\. It can no longer open the app/, `#unlinked-notice reads "${notice}"`);
   });
 
   await step(`only "${KEPT}" remains and the activity shows the unlink`, async () => {
