@@ -45,6 +45,7 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub secrets: SecretSettings,
     pub mail: MailSettings,
+    pub provider: crate::provider::ProviderSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -538,6 +539,7 @@ impl Settings {
         }
         self.mail.validate(profile)?;
         self.tokens.validate()?;
+        self.provider.validate()?;
         Ok(())
     }
 }

@@ -40,6 +40,9 @@ pub fn run_once(conn: &mut DbConnection, now: NaiveDateTime) -> Result<Sweep, St
     let sessions = delete_expired_sessions(conn, now)?;
     let refresh_tokens = crate::tokens::store::delete_expired_refresh_tokens(conn, now)?;
     let ceremonies = crate::devices::store::delete_expired_ceremonies(conn, now)?;
+    // Provider requests past their lifetime, and grants a day past theirs.
+    crate::provider::store::delete_expired_requests(conn, now)?;
+    crate::provider::store::delete_expired_grants(conn, now)?;
     Ok(Sweep {
         jtis,
         links,

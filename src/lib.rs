@@ -15,6 +15,7 @@ pub mod mail;
 pub mod mock_idp;
 pub mod portal;
 pub mod protocol;
+pub mod provider;
 pub mod startup;
 pub mod telemetry;
 pub mod tokens;

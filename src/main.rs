@@ -41,6 +41,11 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage the token signing keys (shared by every instance through the database).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Run only the bundled mock eAccess provider (default http://127.0.0.1:8081),
     /// configured by conf/mock-idp.toml (see docs/mock-idp.md).
     MockIdp {
@@ -56,6 +61,14 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Make a new key the signing key. The previous one stays in the JWKS until every
+    /// token it signed has expired; running instances pick the new key up within
+    /// `provider.key_refresh_secs`, without a restart.
+    Rotate,
+}
+
 /// Exit code for unusable configuration (as sysexits' EX_USAGE family: 2).
 const EXIT_CONFIG: u8 = 2;
 
@@ -63,7 +76,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let profile = match cli.command {
         Command::Serve | Command::Migrate => Profile::Production,
-        Command::Demo | Command::MockIdp { .. } => Profile::Local,
+        // Touches only the database; the demo's settings must work too.
+        Command::Demo | Command::MockIdp { .. } | Command::Keys { .. } => Profile::Local,
         // A client: the server's settings do not apply.
         Command::Device { command } => return device(command),
     };
@@ -90,6 +104,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Migrate => migrate(&settings),
+            Command::Keys {
+                command: KeysCommand::Rotate,
+            } => rotate_keys(&settings),
             Command::Serve => serve(settings).await,
             Command::Demo => demo(settings).await,
             Command::MockIdp { mock_config } => mock_idp(&mock_config).await,
@@ -135,6 +152,24 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
+    let db = Db::open(&settings.database)?;
+    let now = chrono::Utc::now().naive_utc();
+    let retire_after = now + devicelink::provider::key_retention(settings);
+    let kid = db.run_blocking(move |conn| {
+        // Make sure there is a key to retire on a fresh database.
+        devicelink::tokens::access::load_or_create_signing_key(conn, now)
+            .map_err(|e| devicelink::db::StoreError::Corrupt(e.to_string()))?;
+        devicelink::tokens::access::rotate_signing_key(conn, now, retire_after)
+            .map_err(|e| devicelink::db::StoreError::Corrupt(e.to_string()))
+    })?;
+    println!(
+        "new signing key {kid}; the previous key stays published until {} UTC",
+        retire_after.format("%Y-%m-%d %H:%M:%S")
+    );
+    Ok(())
+}
+
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = TcpListener::bind(settings.server.bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
@@ -173,7 +208,14 @@ fn socket_addr_of(url: &url::Url) -> anyhow::Result<std::net::SocketAddr> {
         .ok_or_else(|| anyhow::anyhow!("cannot resolve {host}"))
 }
 
-async fn demo(settings: Settings) -> anyhow::Result<()> {
+async fn demo(mut settings: Settings) -> anyhow::Result<()> {
+    // A demo portal may sign citizens in through devicelink (docs/oidc-provider.md).
+    if settings.provider.clients.is_empty() {
+        settings
+            .provider
+            .clients
+            .push(devicelink::provider::demo_client());
+    }
     // The mock eAccess listens where the server expects eAccess, with a client whose
     // redirect URI is this server's callback.
     let issuer = settings.eaccess.issuer.clone();
@@ -201,6 +243,9 @@ async fn demo(settings: Settings) -> anyhow::Result<()> {
         "  mock eAccess:  {issuer} (test citizens: marie, jean, sophie, luc; see docs/mock-idp.md)"
     );
     println!("  health:        {public_url}healthz  {public_url}readyz");
+    println!(
+        "  OIDC provider: {public_url}.well-known/openid-configuration (demo client: demo-portal)"
+    );
     println!("  database:      var/devicelink.db (SQLite)");
     println!("  Stop with Ctrl-C.");
     println!();

@@ -122,6 +122,12 @@ impl Application {
             &settings.server.public_url,
             settings.tokens.access_token_ttl_secs,
         );
+        let token_issuer = Arc::new(token_issuer);
+        spawn_key_refresh(
+            db.clone(),
+            Arc::clone(&token_issuer),
+            Duration::from_secs(settings.provider.key_refresh_secs),
+        );
         crate::janitor::spawn(
             db.clone(),
             Duration::from_secs(settings.server.janitor_interval_secs),
@@ -136,7 +142,7 @@ impl Application {
             dpop_nonces,
             secret_codes: Arc::new(secret_codes),
             webauthn: Arc::new(webauthn),
-            tokens: Arc::new(token_issuer),
+            tokens: token_issuer,
         });
         let csp = content_security_policy(&settings);
         let is_https = settings.server.public_url.scheme() == "https";
@@ -158,6 +164,7 @@ impl Application {
                 .configure(crate::devices::pages::configure)
                 .configure(crate::devices::routes::configure)
                 .configure(tokens::routes::configure)
+                .configure(crate::provider::configure)
                 .default_service(web::to(http::not_found))
         })
         .listen(listener)?
@@ -186,12 +193,43 @@ impl Application {
     }
 }
 
-/// The page policy: no inline script, no framing, forms only to us and to eAccess.
+/// The page policy: no inline script, no framing, forms only to us, to eAccess and to
+/// the registered portals (the consent form redirects there).
 fn content_security_policy(settings: &Settings) -> String {
-    let eaccess = settings.eaccess.issuer.origin().ascii_serialization();
+    let mut form_targets = vec![settings.eaccess.issuer.origin().ascii_serialization()];
+    for client in &settings.provider.clients {
+        for uri in &client.redirect_uris {
+            if let Ok(url) = url::Url::parse(uri) {
+                let origin = url.origin().ascii_serialization();
+                if !form_targets.contains(&origin) {
+                    form_targets.push(origin);
+                }
+            }
+        }
+    }
+    let form_targets = form_targets.join(" ");
     format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; form-action 'self' {eaccess}; frame-ancestors 'none'; \
+         connect-src 'self'; form-action 'self' {form_targets}; frame-ancestors 'none'; \
          base-uri 'none'"
     )
+}
+
+/// Re-reads the signing keys every `interval`, so that a `devicelink keys rotate` run
+/// elsewhere reaches this instance without a restart.
+fn spawn_key_refresh(db: Db, tokens: Arc<TokenIssuer>, interval: Duration) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(interval).await;
+            let now = chrono::Utc::now().naive_utc();
+            match db
+                .run(move |conn| Ok(crate::tokens::access::load_keys(conn, now)))
+                .await
+            {
+                Ok(Ok((signing, published))) => tokens.replace_keys(signing, published),
+                Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the signing keys"),
+                Err(e) => tracing::warn!(error = %e, "cannot read the signing keys"),
+            }
+        }
+    });
 }

@@ -28,6 +28,8 @@ pub enum EventKind {
     RefreshTokenReused,
     DeviceUnlocked,
     SecretCodeFailed,
+    SignedInToPortal,
+    PortalConsentGiven,
 }
 
 impl EventKind {
@@ -53,6 +55,8 @@ impl EventKind {
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::DeviceUnlocked => "device_unlocked",
             Self::SecretCodeFailed => "secret_code_failed",
+            Self::SignedInToPortal => "signed_in_to_portal",
+            Self::PortalConsentGiven => "portal_consent_given",
         }
     }
 }

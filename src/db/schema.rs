@@ -46,6 +46,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     signing_keys,
     refresh_tokens,
     device_ceremonies,
+    provider_requests,
+    provider_grants,
+    provider_codes,
+    provider_refresh_tokens,
+    provider_consents,
 );
 
 diesel::table! {
@@ -257,3 +262,83 @@ diesel::table! {
 
 diesel::joinable!(refresh_tokens -> devices (device_id));
 diesel::joinable!(device_ceremonies -> devices (device_id));
+
+diesel::table! {
+    provider_requests (id_hash) {
+        id_hash -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        scope -> Text,
+        state -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        max_age -> Nullable<Integer>,
+        acr_values -> Nullable<Text>,
+        prompt -> Nullable<Text>,
+        session_id_hash -> Nullable<Text>,
+        status -> Text,
+        approval_code_hash -> Nullable<Text>,
+        approval_state -> Text,
+        approval_expires_at -> Nullable<Timestamp>,
+        device_id -> Nullable<Text>,
+        account_id -> Nullable<Text>,
+        amr -> Nullable<Text>,
+        approved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    provider_grants (id) {
+        id -> Text,
+        client_id -> Text,
+        account_id -> Text,
+        scope -> Text,
+        auth_time -> Timestamp,
+        acr -> Text,
+        amr -> Text,
+        device_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    provider_codes (code_hash) {
+        code_hash -> Text,
+        grant_id -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        redeemed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    provider_refresh_tokens (id_hash) {
+        id_hash -> Text,
+        grant_id -> Text,
+        generation -> Integer,
+        spent_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    provider_consents (account_id, client_id) {
+        account_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        granted_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(provider_grants -> accounts (account_id));
+diesel::joinable!(provider_codes -> provider_grants (grant_id));
+diesel::joinable!(provider_refresh_tokens -> provider_grants (grant_id));

@@ -53,7 +53,7 @@ pub async fn authorize(state: &AppState, req: &HttpRequest) -> Result<Authorized
     let now = Utc::now();
     let mut verified = state
         .tokens
-        .verify(&token, &[state.tokens.public_key()], now);
+        .verify(&token, &state.tokens.cached_keys(), now);
     if verified == Err(AccessTokenError::Jwt(JwtError::UnknownKey)) {
         // Signed by a key another instance made after this one started (or a retired one).
         let naive = now.naive_utc();

@@ -147,6 +147,14 @@ fn describe(kind: &str, details: &serde_json::Value) -> String {
         "link_abandoned" => "Linking abandoned".to_owned(),
         "link_refused" => "Linking refused".to_owned(),
         "luxtrust_vouched" | "luxtrust_link_bound" => "LuxTrust confirmed a device link".to_owned(),
+        "signed_in_to_portal" => format!(
+            "Signed in to {} with devicelink",
+            details["client_name"].as_str().unwrap_or("another portal")
+        ),
+        "portal_consent_given" => format!(
+            "Allowed {} to receive your details",
+            details["client_name"].as_str().unwrap_or("another portal")
+        ),
         other => other.replace('_', " "),
     }
 }

@@ -473,6 +473,8 @@ pub fn unlink(
         let passkeys = store::delete_passkeys(conn, device_id)?;
         store::delete_secret_code(conn, device_id)?;
         token_store::revoke_device_tokens(conn, device_id, now)?;
+        // What portals obtained through this device stops working too.
+        crate::provider::store::revoke_device_grants(conn, device_id, now)?;
         audit::store::insert_event(
             conn,
             &NewAuditEvent::new(

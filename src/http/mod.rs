@@ -4,6 +4,7 @@ pub mod error;
 pub mod health;
 pub mod middleware;
 pub mod rate_limit;
+pub mod redirect_uri;
 
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, UrlencodedError};
@@ -19,6 +20,10 @@ pub fn is_api_path(path: &str) -> bool {
     path.starts_with("/api/")
         || path.starts_with("/.well-known/")
         || path.starts_with("/oauth2/")
+        || matches!(
+            path,
+            "/oidc/token" | "/oidc/userinfo" | "/oidc/revoke" | "/oidc/introspect"
+        )
         || path == "/healthz"
         || path == "/readyz"
 }

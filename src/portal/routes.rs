@@ -241,7 +241,14 @@ async fn eaccess_callback(
         .purpose
         .strip_prefix(crate::devices::pages::PURPOSE)
         .map(|rest| rest.strip_prefix(':').map(str::to_owned));
-    if login.session_id_hash != session_hash || (login.purpose != "sign_in" && reauth.is_none()) {
+    let provider_request = login
+        .purpose
+        .strip_prefix(crate::provider::routes::PURPOSE)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .map(str::to_owned);
+    if login.session_id_hash != session_hash
+        || (login.purpose != "sign_in" && reauth.is_none() && provider_request.is_none())
+    {
         return Err(invalid_state());
     }
 
@@ -302,10 +309,23 @@ async fn eaccess_callback(
         })
         .await?;
     let (token, target) = match outcome {
-        SignInOutcome::SignedIn { token } => (token, "/dashboard"),
-        SignInOutcome::MustRegister { token } => (token, "/register"),
+        SignInOutcome::SignedIn { token } => (token, "/dashboard".to_owned()),
+        SignInOutcome::MustRegister { token } => (token, "/register".to_owned()),
     };
-    let mut response = see_other(target);
+    // Signed in for a portal's authorization request: resume it (docs/oidc-provider.md).
+    let target = match provider_request {
+        Some(id) if target == "/dashboard" => {
+            let new_token = token.clone();
+            state
+                .db
+                .run(move |conn| {
+                    crate::provider::routes::after_eaccess_sign_in(conn, &id, &new_token)
+                })
+                .await?
+        }
+        _ => target,
+    };
+    let mut response = see_other(&target);
     response
         .add_cookie(&session::session_cookie(&state.settings, token))
         .map_err(PageError::internal)?;

@@ -2,6 +2,8 @@
 //! `cnf.jkt`, RFC 9449 section 6) and refresh tokens. Issuing and checking are pure
 //! functions of the claims and `now`; the caller re-checks the device row.
 
+use std::sync::{Arc, PoisonError, RwLock};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -77,10 +79,20 @@ pub enum AccessTokenError {
     MissingClaim(&'static str),
 }
 
-/// Signs and checks access tokens for one issuer and audience.
+/// The signing key and the published keys as this instance last read them.
+#[derive(Debug)]
+struct CachedKeys {
+    signing: Arc<SigningKey>,
+    published: Vec<PublicKeyWithKid>,
+}
+
+/// Signs and checks access tokens for one issuer and audience. The keys are cached in
+/// memory and replaced by [`Self::replace_keys`] (a background refresh reads them from
+/// the database every `provider.key_refresh_secs`), so that a rotation reaches every
+/// instance without a restart and verification never reads the database for a known key.
 #[derive(Debug)]
 pub struct TokenIssuer {
-    key: SigningKey,
+    keys: RwLock<CachedKeys>,
     issuer: String,
     audience: String,
     ttl_secs: i64,
@@ -90,8 +102,12 @@ impl TokenIssuer {
     /// `issuer` is the public URL (without trailing slash); the audience is `<issuer>/api`.
     pub fn new(key: SigningKey, issuer: &url::Url, ttl_secs: i64) -> Self {
         let issuer = issuer.as_str().trim_end_matches('/').to_owned();
+        let published = vec![key.public_key()];
         Self {
-            key,
+            keys: RwLock::new(CachedKeys {
+                signing: Arc::new(key),
+                published,
+            }),
             audience: format!("{issuer}/api"),
             issuer,
             ttl_secs,
@@ -102,8 +118,45 @@ impl TokenIssuer {
         self.ttl_secs
     }
 
+    /// The issuer (`iss`): the public URL without trailing slash.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The key new tokens are signed with.
+    pub fn signing_key(&self) -> Arc<SigningKey> {
+        Arc::clone(
+            &self
+                .keys
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .signing,
+        )
+    }
+
     pub fn public_key(&self) -> PublicKeyWithKid {
-        self.key.public_key()
+        self.signing_key().public_key()
+    }
+
+    /// The published keys as last read: what tokens are verified with first.
+    pub fn cached_keys(&self) -> Vec<PublicKeyWithKid> {
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .published
+            .clone()
+    }
+
+    /// Takes the keys just read from the database.
+    pub fn replace_keys(&self, signing: SigningKey, published: Vec<PublicKeyWithKid>) {
+        let mut slot = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        if slot.signing.kid() != signing.kid() {
+            tracing::info!(kid = signing.kid(), "now signing tokens with a new key");
+        }
+        *slot = CachedKeys {
+            signing: Arc::new(signing),
+            published,
+        };
     }
 
     /// A signed access token for `grant`, valid from `now` for the configured TTL.
@@ -122,7 +175,8 @@ impl TokenIssuer {
             "exp": iat + self.ttl_secs,
             "jti": uuid::Uuid::new_v4().to_string(),
         });
-        self.key.sign_jwt(ACCESS_TOKEN_TYP, &Map::new(), &claims)
+        self.signing_key()
+            .sign_jwt(ACCESS_TOKEN_TYP, &Map::new(), &claims)
     }
 
     /// Verifies signature, `typ`, `iss`, `aud`, `exp` and the claims the API needs.
@@ -210,6 +264,8 @@ pub enum SigningKeyError {
     Key(#[from] KeyError),
     #[error("the stored signing key is not base64")]
     Encoding,
+    #[error("there is no active signing key")]
+    NoActiveKey,
 }
 
 fn decode_row(row: &SigningKeyRow) -> Result<SigningKey, SigningKeyError> {
@@ -258,6 +314,41 @@ pub fn published_keys(
         .iter()
         .map(|row| decode_row(row).map(|k| k.public_key()))
         .collect()
+}
+
+/// The signing key and the published keys, as stored now (what each instance caches).
+pub fn load_keys(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+) -> Result<(SigningKey, Vec<PublicKeyWithKid>), SigningKeyError> {
+    let row = store::find_active_signing_key(conn)?.ok_or(SigningKeyError::NoActiveKey)?;
+    Ok((decode_row(&row)?, published_keys(conn, now)?))
+}
+
+/// Makes a new key the signing key (`devicelink keys rotate`). The previous one is
+/// retired but stays published until `retire_after`, which the caller sets past the
+/// expiry of every token it can have signed (instances pick the new key up within
+/// their refresh interval, so that is added too). One transaction: the retirement and
+/// the insert happen together or not at all. Returns the new `kid`.
+pub fn rotate_signing_key(
+    conn: &mut DbConnection,
+    now: NaiveDateTime,
+    retire_after: NaiveDateTime,
+) -> Result<String, SigningKeyError> {
+    let key = SigningKey::generate()?;
+    let row = SigningKeyRow {
+        kid: key.kid().to_owned(),
+        private_key: STANDARD.encode(key.pkcs8_der()),
+        state: "active".to_owned(),
+        created_at: now,
+        retire_after: None,
+    };
+    diesel::Connection::transaction(conn, |conn| {
+        store::retire_active_signing_key(conn, retire_after)?;
+        store::insert_signing_key(conn, &row)
+    })?;
+    tracing::info!(kid = key.kid(), "rotated the token signing key");
+    Ok(row.kid)
 }
 
 #[cfg(test)]

@@ -28,6 +28,21 @@ pub fn find_active_signing_key(
         .optional()?)
 }
 
+/// Retires the active key, published until `retire_after`.
+pub fn retire_active_signing_key(
+    conn: &mut DbConnection,
+    retire_after: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    Ok(
+        diesel::update(signing_keys::table.filter(signing_keys::state.eq("active")))
+            .set((
+                signing_keys::state.eq("retired"),
+                signing_keys::retire_after.eq(retire_after),
+            ))
+            .execute(conn)?,
+    )
+}
+
 /// Inserts a new active key; `UniqueViolation` when another instance got there first.
 pub fn insert_signing_key(conn: &mut DbConnection, row: &SigningKeyRow) -> Result<(), StoreError> {
     diesel::insert_into(signing_keys::table)

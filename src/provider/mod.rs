@@ -1,0 +1,54 @@
+//! devicelink as an OpenID Connect provider for other portals: registered clients,
+//! authorization (reusing the portal session or brokering to eAccess), consent, token
+//! (code, refresh, RFC 8693 exchange for the app), userinfo, revocation, introspection
+//! and RP-initiated logout. See docs/oidc-provider.md.
+
+pub mod client_auth;
+pub mod exchange;
+pub mod pages;
+pub mod routes;
+pub mod rules;
+pub mod service;
+pub mod settings;
+pub mod store;
+pub mod tokens;
+
+pub use routes::configure;
+pub use settings::{ClientSettings, ProviderSettings};
+
+use crate::config::Settings;
+
+/// How long a retired signing key stays published: the longest token lifetime, plus the
+/// interval in which other instances may still sign with it, plus a minute of clock skew.
+pub fn key_retention(settings: &Settings) -> chrono::Duration {
+    let longest = settings
+        .tokens
+        .access_token_ttl_secs
+        .max(settings.provider.id_token_ttl_secs)
+        .max(settings.provider.access_token_ttl_secs);
+    chrono::Duration::seconds(
+        longest + i64::try_from(settings.provider.key_refresh_secs).unwrap_or(300) + 60,
+    )
+}
+
+/// The demo portal `devicelink demo` registers (docs/oidc-provider.md).
+pub fn demo_client() -> ClientSettings {
+    ClientSettings {
+        client_id: "demo-portal".to_owned(),
+        name: "Demo portal".to_owned(),
+        secret: Some("demo-portal-secret-change-me".to_owned()),
+        jwks: None,
+        redirect_uris: vec![
+            "http://127.0.0.1:8090/callback".to_owned(),
+            "https://oidcdebugger.com/debug".to_owned(),
+        ],
+        post_logout_redirect_uris: vec!["http://127.0.0.1:8090/".to_owned()],
+        scopes: vec![
+            "profile".to_owned(),
+            "email".to_owned(),
+            "offline_access".to_owned(),
+        ],
+        public: false,
+        audiences: vec!["http://127.0.0.1:8090/api".to_owned()],
+    }
+}

@@ -1,0 +1,38 @@
+//! The provider's pages (askama): how to sign in, and consent.
+
+use askama::Template;
+
+use crate::portal::pages::NavUser;
+
+#[derive(Template)]
+#[template(path = "provider_choose.html")]
+pub struct ChoosePage {
+    pub nav: Option<NavUser>,
+    pub client_name: String,
+    pub request_id: String,
+    pub eaccess: bool,
+}
+
+#[derive(Template)]
+#[template(path = "provider_consent.html")]
+pub struct ConsentPage {
+    pub nav: Option<NavUser>,
+    pub client_name: String,
+    pub request_id: String,
+    pub csrf_token: String,
+    pub items: Vec<&'static str>,
+}
+
+/// What each scope shares, in the citizen's words.
+pub fn scope_items(scope: &[String]) -> Vec<&'static str> {
+    let mut items = vec!["A stable identifier of your account"];
+    for s in scope {
+        match s.as_str() {
+            "profile" => items.push("Your name"),
+            "email" => items.push("Your email address"),
+            "offline_access" => items.push("Access while you are away (until you sign out)"),
+            _ => {}
+        }
+    }
+    items
+}

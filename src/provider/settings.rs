@@ -1,0 +1,254 @@
+//! The `[provider]` settings: lifetimes, rate limits and the portals (clients) that may
+//! use devicelink as their OpenID Connect provider.
+
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+use crate::tokens::PublicJwk;
+
+/// `[provider]` in conf/default.toml.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub id_token_ttl_secs: i64,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    pub code_ttl_secs: i64,
+    pub request_ttl_secs: i64,
+    pub approval_ttl_secs: i64,
+    pub token_requests_per_minute_per_client: u32,
+    pub token_requests_per_minute_per_address: u32,
+    pub key_refresh_secs: u64,
+    pub clients: Vec<ClientSettings>,
+}
+
+/// One registered portal (`[[provider.clients]]`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSettings {
+    pub client_id: String,
+    /// The portal's name as citizens know it (consent page, app approval, activity list).
+    pub name: String,
+    /// The client secret (`client_secret_basic` / `client_secret_post`). Secret.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// An inline JWK Set (JSON text) of the portal's keys, for `private_key_jwt`.
+    #[serde(default)]
+    pub jwks: Option<String>,
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Scopes the portal may ask for; `openid` is always allowed.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// A public client (no secret, e.g. a single-page app): PKCE S256 is required.
+    #[serde(default)]
+    pub public: bool,
+    /// The portal APIs (`aud` values) the mobile app may exchange its token for (RFC 8693).
+    #[serde(default)]
+    pub audiences: Vec<String>,
+}
+
+impl std::fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSettings")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("redirect_uris", &self.redirect_uris)
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The scopes devicelink knows.
+pub const SUPPORTED_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        problem: problem.into(),
+    }
+}
+
+impl ProviderSettings {
+    /// Checks the `[provider]` values that types alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let ranges: [(&'static str, i64, i64, i64); 6] = [
+            (
+                "provider.id_token_ttl_secs",
+                self.id_token_ttl_secs,
+                30,
+                3600,
+            ),
+            (
+                "provider.access_token_ttl_secs",
+                self.access_token_ttl_secs,
+                30,
+                3600,
+            ),
+            (
+                "provider.refresh_token_ttl_secs",
+                self.refresh_token_ttl_secs,
+                60,
+                365 * 24 * 3600,
+            ),
+            ("provider.code_ttl_secs", self.code_ttl_secs, 10, 600),
+            ("provider.request_ttl_secs", self.request_ttl_secs, 60, 3600),
+            (
+                "provider.approval_ttl_secs",
+                self.approval_ttl_secs,
+                30,
+                600,
+            ),
+        ];
+        for (key, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(invalid(key, format!("must be between {min} and {max}")));
+            }
+        }
+        if self.token_requests_per_minute_per_client == 0 {
+            return Err(invalid(
+                "provider.token_requests_per_minute_per_client",
+                "must be at least 1",
+            ));
+        }
+        if self.token_requests_per_minute_per_address == 0 {
+            return Err(invalid(
+                "provider.token_requests_per_minute_per_address",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=300).contains(&self.key_refresh_secs) {
+            return Err(invalid(
+                "provider.key_refresh_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for client in &self.clients {
+            client.validate()?;
+            if !seen.insert(client.client_id.as_str()) {
+                return Err(invalid(
+                    "provider.clients.client_id",
+                    format!("`{}` is registered twice", client.client_id),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The registered client `client_id`, if any.
+    pub fn client(&self, client_id: &str) -> Option<&ClientSettings> {
+        self.clients.iter().find(|c| c.client_id == client_id)
+    }
+}
+
+impl ClientSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let id = &self.client_id;
+        if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(invalid(
+                "provider.clients.client_id",
+                "must be 1 to 128 printable ASCII characters",
+            ));
+        }
+        if self.name.trim().is_empty() || self.name.len() > 100 {
+            return Err(invalid(
+                "provider.clients.name",
+                format!("client `{id}`: must be 1 to 100 characters"),
+            ));
+        }
+        match (self.public, &self.secret, &self.jwks) {
+            (true, None, None) => {}
+            (true, _, _) => {
+                return Err(invalid(
+                    "provider.clients.public",
+                    format!("client `{id}`: a public client has neither secret nor jwks"),
+                ));
+            }
+            (false, Some(secret), None) => {
+                if secret.len() < 16 {
+                    return Err(invalid(
+                        "provider.clients.secret",
+                        format!("client `{id}`: must be at least 16 characters"),
+                    ));
+                }
+            }
+            (false, None, Some(jwks)) => {
+                if self.public_keys().is_none_or(|k| k.is_empty()) {
+                    return Err(invalid(
+                        "provider.clients.jwks",
+                        format!(
+                            "client `{id}`: must be a JWK Set (JSON) with at least one EC P-256 or RSA key: {jwks:.0}"
+                        ),
+                    ));
+                }
+            }
+            (false, _, _) => {
+                return Err(invalid(
+                    "provider.clients.secret",
+                    format!("client `{id}`: set exactly one of secret or jwks (or public = true)"),
+                ));
+            }
+        }
+        if self.redirect_uris.is_empty() {
+            return Err(invalid(
+                "provider.clients.redirect_uris",
+                format!("client `{id}`: at least one redirect URI is needed"),
+            ));
+        }
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
+            let parsed = url::Url::parse(uri).map_err(|_| {
+                invalid(
+                    "provider.clients.redirect_uris",
+                    format!("client `{id}`: `{uri}` is not an absolute URL"),
+                )
+            })?;
+            if parsed.fragment().is_some() || !matches!(parsed.scheme(), "http" | "https") {
+                return Err(invalid(
+                    "provider.clients.redirect_uris",
+                    format!("client `{id}`: `{uri}` must be http(s) without a fragment"),
+                ));
+            }
+        }
+        for scope in &self.scopes {
+            if !SUPPORTED_SCOPES.contains(&scope.as_str()) {
+                return Err(invalid(
+                    "provider.clients.scopes",
+                    format!("client `{id}`: unknown scope `{scope}`"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the client may ask for `scope`.
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        scope == "openid" || self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// The keys of `jwks` usable for `private_key_jwt` (EC P-256 via our JWK parser, RSA
+    /// via jsonwebtoken).
+    pub fn public_keys(&self) -> Option<Vec<jsonwebtoken::jwk::Jwk>> {
+        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_str(self.jwks.as_deref()?).ok()?;
+        Some(
+            set.keys
+                .into_iter()
+                .filter(|k| match &k.algorithm {
+                    jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(ec) => {
+                        let value =
+                            serde_json::json!({"kty": "EC", "crv": "P-256", "x": ec.x, "y": ec.y});
+                        PublicJwk::from_json_value(&value).is_ok()
+                    }
+                    jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => true,
+                    _ => false,
+                })
+                .collect(),
+        )
+    }
+}
