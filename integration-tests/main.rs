@@ -12,4 +12,5 @@ mod mail;
 mod manage;
 mod mock_idp;
 mod portal;
+mod provider;
 mod unlock;
