@@ -101,6 +101,8 @@ provider_tests!(
     key_rotation_keeps_earlier_tokens_valid_until_they_expire,
     the_app_exchanges_its_token_for_a_portal_api_and_unlinking_revokes_it,
     logout_ends_the_session_and_returns_to_the_registered_uri,
+    a_portal_signs_in_with_the_mobile_app_and_unlinking_revokes_the_sign_in,
+    a_refusal_in_the_app_ends_with_access_denied,
 );
 
 fn query(url: &Url, name: &str) -> Option<String> {
@@ -676,4 +678,116 @@ async fn logout_ends_the_session_and_returns_to_the_registered_uri(app: TestApp)
     assert_eq!(query(&back, "state").as_deref(), Some("bye"));
     let res = app.get("/dashboard").await;
     assert_eq!(res.status(), 303, "the portal session ended");
+}
+
+/// A fresh browser starts a device sign-in; returns it, the request id and the QR text.
+async fn app_sign_in_page(app: &TestApp) -> (reqwest::Client, String, String) {
+    let browser = http_client();
+    let start = authorize_url(
+        app,
+        CLIENT_ID,
+        &[("acr_values", "urn:devicelink:acr:device")],
+    );
+    let res = browser.get(start).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(
+        !page.contains("sign-in-eaccess"),
+        "eAccess cannot meet acr=device"
+    );
+    let href = attr(&page, "id=\"sign-in-app\" href");
+    let request = href.rsplit('=').next().unwrap().to_owned();
+    let res = browser.get(app.url(&href)).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    let png = attr(
+        &page,
+        "id=\"approval-qr\" alt=\"QR code to scan with the app\" width=\"320\" height=\"320\" src",
+    );
+    let bytes = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        png.trim_start_matches("data:image/png;base64,"),
+    )
+    .unwrap();
+    let scanned = devicelink::device_client::camera::decode_png(&bytes).unwrap();
+    (browser, request, scanned)
+}
+
+async fn approval_state(app: &TestApp, browser: &reqwest::Client, request: &str) -> String {
+    let res = browser
+        .get(app.url(&format!("/oidc/authorize/app/status?request={request}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json::<Value>().await.unwrap()["state"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn a_portal_signs_in_with_the_mobile_app_and_unlinking_revokes_the_sign_in(app: TestApp) {
+    let mut device = app.linked_device("marie", "482913", false).await;
+    let (browser, request, scanned) = app_sign_in_page(&app).await;
+    assert_eq!(approval_state(&app, &browser, &request).await, "shown");
+    let asking = device.scan_approval(&scanned).await.unwrap();
+    assert_eq!(asking["client_name"], "Portal portal");
+    // The code is single-use: a second scan (by anyone) is refused.
+    let again = device.scan_approval(&scanned).await.unwrap_err();
+    assert_eq!(again.code(), Some("invalid_approval"));
+    assert_eq!(approval_state(&app, &browser, &request).await, "scanned");
+    // Approving needs a fresh unlock.
+    device.unlock_with_secret_code("482913").await.unwrap();
+    let id = asking["approval_id"].as_str().unwrap();
+    device.approve_sign_in(id).await.unwrap();
+    assert_eq!(approval_state(&app, &browser, &request).await, "approved");
+    let res = browser
+        .get(app.url(&format!("/oidc/authorize/app/continue?request={request}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let back = location(&res);
+    assert_eq!(query(&back, "state").as_deref(), Some("st-1"));
+    let tokens: Value = redeem(&app, &query(&back, "code").unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let claims: Value = serde_json::from_slice(
+        &devicelink::protocol::b64url_decode(id_token.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["acr"], "urn:devicelink:acr:device");
+    assert_eq!(claims["amr"], json!(["hwk", "pin"]));
+    assert_eq!(claims["nonce"], "n-1");
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&app, &refresh_token).await["active"], true);
+    // Unlinking the phone revokes what the portal got through it.
+    device.unlink().await.unwrap();
+    assert_eq!(introspect(&app, &refresh_token).await["active"], false);
+    assert_eq!(refresh(&app, &refresh_token).await.status(), 400);
+}
+
+async fn a_refusal_in_the_app_ends_with_access_denied(app: TestApp) {
+    let mut device = app.linked_device("marie", "482913", false).await;
+    let (browser, request, scanned) = app_sign_in_page(&app).await;
+    let asking = device.scan_approval(&scanned).await.unwrap();
+    device
+        .refuse_sign_in(asking["approval_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(approval_state(&app, &browser, &request).await, "refused");
+    let res = browser
+        .get(app.url(&format!("/oidc/authorize/app/continue?request={request}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        query(&location(&res), "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(app.count_rows("provider_codes"), 0);
 }

@@ -30,6 +30,38 @@ pub enum DeviceCommand {
     ChangeSecretCode(ChangeSecretCodeArgs),
     /// Unlink this device from its account.
     Unlink(StateArgs),
+    /// Approve (or refuse) a portal's "Sign in with your mobile app": scan the QR code
+    /// the browser shows, see which portal asks, unlock, approve.
+    Approve(ApproveArgs),
+}
+
+/// `devicelink device approve`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("scanned").required(true).args(["qr", "code"])))]
+#[command(group(clap::ArgGroup::new("how").required(true).args(["secret_code", "biometrics", "refuse"])))]
+pub struct ApproveArgs {
+    /// A PNG picture of the QR code (e.g. a screenshot of the browser page).
+    #[arg(long, value_name = "PNG")]
+    pub qr: Option<PathBuf>,
+    /// The QR code's text, as a camera reads it (`devicelink-approve:...`).
+    #[arg(long, value_name = "TEXT")]
+    pub code: Option<String>,
+    /// Approve after unlocking with this 6-digit secret code.
+    #[arg(
+        long,
+        value_name = "DIGITS",
+        env = "DEVICELINK_SECRET_CODE",
+        hide_env_values = true
+    )]
+    pub secret_code: Option<String>,
+    /// Approve after unlocking with biometrics.
+    #[arg(long)]
+    pub biometrics: bool,
+    /// Refuse the sign-in instead.
+    #[arg(long)]
+    pub refuse: bool,
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 /// Only the state file.
@@ -146,7 +178,54 @@ pub async fn run(command: DeviceCommand) -> anyhow::Result<()> {
         DeviceCommand::Me(args) => me(args).await,
         DeviceCommand::ChangeSecretCode(args) => change_secret_code(args).await,
         DeviceCommand::Unlink(args) => unlink(args).await,
+        DeviceCommand::Approve(args) => approve(args).await,
     }
+}
+
+async fn approve(args: ApproveArgs) -> anyhow::Result<()> {
+    let mut client = installed(&args.state.state)?;
+    let scanned = match (&args.qr, &args.code) {
+        (Some(png), _) => {
+            let bytes = std::fs::read(png)
+                .with_context(|| format!("cannot read the picture {}", png.display()))?;
+            camera::decode_png(&bytes)?
+        }
+        (None, Some(code)) => code.clone(),
+        (None, None) => return Err(anyhow!("give --qr or --code")),
+    };
+    let asking = client
+        .scan_approval(&scanned)
+        .await
+        .map_err(|e| refused("scanning the sign-in code", e))?;
+    let id = asking["approval_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    println!(
+        "{} asks to sign you in.",
+        asking["client_name"].as_str().unwrap_or("A portal")
+    );
+    if args.refuse {
+        client
+            .refuse_sign_in(&id)
+            .await
+            .map_err(|e| refused("refusing", e))?;
+        println!("Refused. The portal is told you did not approve.");
+        return Ok(());
+    }
+    let unlocked = match &args.secret_code {
+        Some(code) => client.unlock_with_secret_code(code).await,
+        None => client.unlock_with_biometrics().await,
+    };
+    let saved = client.save(&args.state.state);
+    unlocked.map_err(|e| refused("unlocking", e))?;
+    saved?;
+    client
+        .approve_sign_in(&id)
+        .await
+        .map_err(|e| refused("approving", e))?;
+    println!("Approved. The browser continues to the portal.");
+    Ok(())
 }
 
 fn installed(state: &Path) -> anyhow::Result<DeviceClient> {

@@ -416,6 +416,49 @@ impl DeviceClient {
         Ok(tokens)
     }
 
+    /// "Sign in with your mobile app", step 1: claims the code the browser shows (the
+    /// QR code's text); returns which portal asks (`approval_id`, `client_name`, `shares`).
+    pub async fn scan_approval(&mut self, scanned: &str) -> Result<Value, ClientError> {
+        let body = json!({"code": scanned.trim()});
+        self.call(
+            Method::POST,
+            "/api/v1/provider/approvals/scan",
+            Some(&body),
+            None,
+        )
+        .await
+    }
+
+    /// Step 2: approves with the access token of an unlock just done (secret code or
+    /// biometrics).
+    pub async fn approve_sign_in(&mut self, approval_id: &str) -> Result<(), ClientError> {
+        let token = self
+            .state
+            .access_token
+            .clone()
+            .ok_or_else(|| ClientError::Usage("unlock the app first".into()))?;
+        self.call(
+            Method::POST,
+            &format!("/api/v1/provider/approvals/{approval_id}/approve"),
+            None,
+            Some(&token),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Step 2, the other way: refuses; the portal gets `access_denied`.
+    pub async fn refuse_sign_in(&mut self, approval_id: &str) -> Result<(), ClientError> {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/provider/approvals/{approval_id}/refuse"),
+            None,
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// WebAuthn request options for a biometric unlock.
     pub async fn biometric_unlock_options(
         &mut self,

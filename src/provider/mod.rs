@@ -3,6 +3,7 @@
 //! (code, refresh, RFC 8693 exchange for the app), userinfo, revocation, introspection
 //! and RP-initiated logout. See docs/oidc-provider.md.
 
+pub mod approval;
 pub mod client_auth;
 pub mod exchange;
 pub mod pages;

@@ -11,6 +11,17 @@ pub struct ChoosePage {
     pub client_name: String,
     pub request_id: String,
     pub eaccess: bool,
+    pub app: bool,
+}
+
+#[derive(Template)]
+#[template(path = "provider_app.html")]
+pub struct AppApprovalPage {
+    pub nav: Option<NavUser>,
+    pub client_name: String,
+    pub request_id: String,
+    pub qr_png: String,
+    pub ttl_minutes: i64,
 }
 
 #[derive(Template)]

@@ -48,7 +48,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .route("/oidc/revoke", web::post().to(revoke))
     .route("/oidc/introspect", web::post().to(introspect))
     .route("/oidc/logout", web::get().to(logout_get))
-    .route("/oidc/logout", web::post().to(logout_post));
+    .route("/oidc/logout", web::post().to(logout_post))
+    .configure(super::approval::configure);
 }
 
 fn now() -> NaiveDateTime {
@@ -193,7 +194,7 @@ fn redirect_to_client(
     Ok(see_other(url.as_str()))
 }
 
-fn error_redirect(
+pub(crate) fn error_redirect(
     state: &AppState,
     request: &RequestRow,
     code: &str,
@@ -379,7 +380,7 @@ async fn authorize(
     }
 }
 
-async fn finish_denied(state: &AppState, row: &RequestRow) -> Result<bool, StoreError> {
+pub(crate) async fn finish_denied(state: &AppState, row: &RequestRow) -> Result<bool, StoreError> {
     let id = row.id_hash.clone();
     state
         .db
@@ -395,13 +396,17 @@ async fn choose_page(
     session: Option<BrowserSession>,
 ) -> Result<HttpResponse, PageError> {
     let acr_values = split(row.acr_values.as_deref());
-    if !rules::admits_eaccess(&acr_values) {
+    let (eaccess, app) = (
+        rules::admits_eaccess(&acr_values),
+        rules::admits_device(&acr_values),
+    );
+    if !eaccess && !app {
         finish_denied(state, row).await?;
         return error_redirect(
             state,
             row,
             "access_denied",
-            "the requested acr_values cannot be satisfied by this browser sign-in",
+            "the requested acr_values cannot be satisfied",
         );
     }
     let new_token = match session {
@@ -429,7 +434,8 @@ async fn choose_page(
             nav: None,
             client_name: client.name.clone(),
             request_id: row.id_hash.clone(),
-            eaccess: true,
+            eaccess,
+            app,
         },
     )?;
     if let Some(token) = new_token {
@@ -488,7 +494,7 @@ async fn continue_signed_in(
     issue_and_redirect(state, row, auth, ctx).await
 }
 
-async fn issue_and_redirect(
+pub(crate) async fn issue_and_redirect(
     state: &AppState,
     row: RequestRow,
     auth: Authenticated,
@@ -512,7 +518,7 @@ async fn issue_and_redirect(
     }
 }
 
-fn request_gone() -> PageError {
+pub(crate) fn request_gone() -> PageError {
     PageError::new(
         StatusCode::BAD_REQUEST,
         "invalid_request_state",
@@ -527,7 +533,7 @@ struct RequestQuery {
 }
 
 /// The pending request `id`, if this browser's session is the one it is bound to.
-async fn bound_request(
+pub(crate) async fn bound_request(
     state: &AppState,
     req: &HttpRequest,
     id: &str,
@@ -551,7 +557,10 @@ async fn bound_request(
     Ok((row, session))
 }
 
-fn client_of<'a>(state: &'a AppState, row: &RequestRow) -> Result<&'a ClientSettings, PageError> {
+pub(crate) fn client_of<'a>(
+    state: &'a AppState,
+    row: &RequestRow,
+) -> Result<&'a ClientSettings, PageError> {
     state
         .settings
         .provider

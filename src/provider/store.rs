@@ -300,3 +300,94 @@ pub fn upsert_consent(
     }
     Ok(())
 }
+
+/// Shows a new approval code for a pending request (replacing an unscanned one).
+pub fn set_approval_code(
+    conn: &mut DbConnection,
+    id_hash: &str,
+    code_hash: &str,
+    expires_at: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        provider_requests::table
+            .find(id_hash)
+            .filter(provider_requests::status.eq("pending"))
+            .filter(provider_requests::approval_state.eq_any(["none", "shown"])),
+    )
+    .set((
+        provider_requests::approval_code_hash.eq(code_hash),
+        provider_requests::approval_state.eq("shown"),
+        provider_requests::approval_expires_at.eq(expires_at),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// shown -> scanned by `device_id`, once, while the code is valid. Returns the request.
+pub fn scan_approval(
+    conn: &mut DbConnection,
+    code_hash: &str,
+    device_id: &str,
+    account_id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<RequestRow>, StoreError> {
+    let scanned = diesel::update(
+        provider_requests::table
+            .filter(provider_requests::approval_code_hash.eq(code_hash))
+            .filter(provider_requests::approval_state.eq("shown"))
+            .filter(provider_requests::status.eq("pending"))
+            .filter(provider_requests::approval_expires_at.gt(now)),
+    )
+    .set((
+        provider_requests::approval_state.eq("scanned"),
+        provider_requests::device_id.eq(device_id),
+        provider_requests::account_id.eq(account_id),
+    ))
+    .execute(conn)?;
+    if scanned != 1 {
+        return Ok(None);
+    }
+    Ok(provider_requests::table
+        .filter(provider_requests::approval_code_hash.eq(code_hash))
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// scanned -> approved | refused by the device that scanned, once, while valid.
+pub fn decide_approval(
+    conn: &mut DbConnection,
+    id_hash: &str,
+    device_id: &str,
+    decision: &str,
+    amr: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        provider_requests::table
+            .find(id_hash)
+            .filter(provider_requests::approval_state.eq("scanned"))
+            .filter(provider_requests::device_id.eq(device_id))
+            .filter(provider_requests::status.eq("pending"))
+            .filter(provider_requests::approval_expires_at.gt(now)),
+    )
+    .set((
+        provider_requests::approval_state.eq(decision),
+        provider_requests::amr.eq(amr),
+        provider_requests::approved_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// Any request by id (status pages of the app approval).
+pub fn find_request(
+    conn: &mut DbConnection,
+    id_hash: &str,
+) -> Result<Option<RequestRow>, StoreError> {
+    Ok(provider_requests::table
+        .find(id_hash)
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()?)
+}

@@ -1,0 +1,454 @@
+//! "Sign in with your mobile app": the browser shows a short-lived single-use QR code;
+//! the linked app scans it (`/api/v1/provider/approvals/scan`, DPoP-signed by the device
+//! key), shows which portal asks, and approves after unlocking (the ordinary unlock with
+//! the secret code or biometrics, so lockout and rate limits apply) or refuses. The
+//! browser polls and continues; refusal, expiry or a locked device end with an RFC 6749
+//! error at the portal.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::{Duration, NaiveDateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::pages::{AppApprovalPage, scope_items};
+use super::routes::{
+    bound_request, client_of, error_redirect, finish_denied, issue_and_redirect, request_gone,
+};
+use super::rules;
+use super::service::{self, Authenticated};
+use super::store::{self, RequestRow};
+use crate::devices::auth;
+use crate::http::{ApiError, PageError, RequestContext};
+use crate::portal::routes::html;
+use crate::portal::session::{hash_token, random_token};
+use crate::startup::AppState;
+use crate::tokens::guard::{self, ProofRequirements};
+
+/// What the QR code holds: this prefix and the single-use code.
+pub const QR_PREFIX: &str = "devicelink-approve:";
+
+/// How recent the unlock behind an approval must be (the access token's `iat`).
+const FRESH_UNLOCK_SECS: i64 = 120;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/oidc/authorize/app", web::get().to(show_code))
+        .route("/oidc/authorize/app/status", web::get().to(status))
+        .route(
+            "/oidc/authorize/app/continue",
+            web::get().to(continue_sign_in),
+        )
+        .route("/static/provider-approve.js", web::get().to(script))
+        .route("/api/v1/provider/approvals/scan", web::post().to(scan))
+        .route(
+            "/api/v1/provider/approvals/{id}/approve",
+            web::post().to(approve),
+        )
+        .route(
+            "/api/v1/provider/approvals/{id}/refuse",
+            web::post().to(refuse),
+        );
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=3600"))
+        .body(include_str!("../../static/provider-approve.js"))
+}
+
+/// Where an approval stands, as the browser sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Shown,
+    Scanned,
+    Approved,
+    Refused,
+    Expired,
+    Locked,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shown => "shown",
+            Self::Scanned => "scanned",
+            Self::Approved => "approved",
+            Self::Refused => "refused",
+            Self::Expired => "expired",
+            Self::Locked => "locked",
+        }
+    }
+}
+
+/// The pure reading of a request's approval columns (and the device status, if scanned).
+pub fn outcome(row: &RequestRow, device_status: Option<&str>, now: NaiveDateTime) -> Outcome {
+    match row.approval_state.as_str() {
+        "approved" => Outcome::Approved,
+        "refused" => Outcome::Refused,
+        _ if device_status.is_some_and(|s| s != "active") => Outcome::Locked,
+        _ if row.approval_expires_at.is_none_or(|t| t <= now) || row.expires_at <= now => {
+            Outcome::Expired
+        }
+        "scanned" => Outcome::Scanned,
+        _ => Outcome::Shown,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RequestQuery {
+    request: String,
+}
+
+async fn show_code(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<RequestQuery>,
+) -> Result<HttpResponse, PageError> {
+    let (row, _) = bound_request(&state, &req, &query.request).await?;
+    let client = client_of(&state, &row)?.clone();
+    if !rules::admits_device(&rules_acr(&row)) {
+        return Err(request_gone());
+    }
+    let code = random_token();
+    let ttl = state.settings.provider.approval_ttl_secs;
+    let expires_at = now() + Duration::seconds(ttl);
+    let (id, code_hash) = (row.id_hash.clone(), hash_token(&code));
+    let shown = state
+        .db
+        .run(move |conn| store::set_approval_code(conn, &id, &code_hash, expires_at))
+        .await?;
+    if !shown {
+        return Err(request_gone());
+    }
+    let png =
+        crate::linking::render::png(&format!("{QR_PREFIX}{code}")).map_err(PageError::internal)?;
+    html(
+        StatusCode::OK,
+        &AppApprovalPage {
+            nav: None,
+            client_name: client.name,
+            request_id: row.id_hash,
+            qr_png: STANDARD.encode(png),
+            ttl_minutes: (ttl + 59) / 60,
+        },
+    )
+}
+
+fn rules_acr(row: &RequestRow) -> Vec<String> {
+    row.acr_values
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The request (any status) bound to this browser, with its approval outcome.
+async fn bound_outcome(
+    state: &AppState,
+    req: &HttpRequest,
+    id: &str,
+) -> Result<(RequestRow, Outcome), PageError> {
+    let session = crate::portal::routes::current_session(state, req)
+        .await?
+        .ok_or_else(request_gone)?;
+    let id = id.to_owned();
+    let found = state
+        .db
+        .run(move |conn| {
+            let Some(row) = store::find_request(conn, &id)? else {
+                return Ok(None);
+            };
+            let device = match &row.device_id {
+                Some(d) => crate::devices::store::find_device(conn, d)?,
+                None => None,
+            };
+            Ok(Some((row, device.map(|d| d.status))))
+        })
+        .await?;
+    let (row, device_status) = found.ok_or_else(request_gone)?;
+    if row.session_id_hash.as_deref() != Some(session.id_hash.as_str()) {
+        return Err(request_gone());
+    }
+    let outcome = outcome(&row, device_status.as_deref(), now());
+    Ok((row, outcome))
+}
+
+async fn status(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<RequestQuery>,
+) -> Result<HttpResponse, PageError> {
+    let (_, outcome) = bound_outcome(&state, &req, &query.request).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({"state": outcome.as_str()})))
+}
+
+async fn continue_sign_in(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<RequestQuery>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
+    let (row, outcome) = bound_outcome(&state, &req, &query.request).await?;
+    if row.status != "pending" {
+        return Err(request_gone());
+    }
+    let (code, description) = match outcome {
+        Outcome::Approved => {
+            let (Some(account_id), Some(device_id), Some(approved_at)) = (
+                row.account_id.clone(),
+                row.device_id.clone(),
+                row.approved_at,
+            ) else {
+                return Err(request_gone());
+            };
+            let amr = row
+                .amr
+                .as_deref()
+                .and_then(|a| serde_json::from_str(a).ok())
+                .unwrap_or_default();
+            let auth = Authenticated {
+                account_id,
+                auth_time: approved_at,
+                acr: rules::ACR_DEVICE.to_owned(),
+                amr,
+                device_id: Some(device_id),
+            };
+            return issue_and_redirect(&state, row, auth, ctx).await;
+        }
+        Outcome::Shown | Outcome::Scanned => {
+            return Err(PageError::new(
+                StatusCode::CONFLICT,
+                "approval_pending",
+                "Not approved yet",
+                "Scan the code with the app on your linked phone and approve there; this page then continues by itself.",
+            ));
+        }
+        Outcome::Refused => (
+            "access_denied",
+            "the citizen refused the sign-in in the app",
+        ),
+        Outcome::Locked => ("access_denied", "the app is locked"),
+        Outcome::Expired => (
+            "login_required",
+            "the sign-in with the app was not approved in time",
+        ),
+    };
+    if !finish_denied(&state, &row).await? {
+        return Err(request_gone());
+    }
+    error_redirect(&state, &row, code, description)
+}
+
+// ------------------------------------------------------------------ device API
+
+#[derive(Debug, Deserialize)]
+struct ScanBody {
+    code: String,
+}
+
+/// The app scanned the QR code: a proof by a linked, active device key claims it.
+async fn scan(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<ScanBody>,
+) -> Result<HttpResponse, ApiError> {
+    let proof = guard::verify_request(&state, &req, ProofRequirements::default()).await?;
+    let code = body
+        .code
+        .strip_prefix(QR_PREFIX)
+        .unwrap_or(&body.code)
+        .to_owned();
+    if code.is_empty() || code.len() > 64 {
+        return Err(invalid_approval());
+    }
+    let jkt = proof.jkt.as_str().to_owned();
+    let now = now();
+    let row = state
+        .db
+        .run(move |conn| {
+            let device = crate::devices::service::find_unlockable(conn, &jkt);
+            let device = match device {
+                Ok(d) => d,
+                Err(e) => return Ok(Err(ApiError::from(e))),
+            };
+            Ok(Ok(store::scan_approval(
+                conn,
+                &hash_token(&code),
+                &device.id,
+                &device.account_id,
+                now,
+            )?))
+        })
+        .await??
+        .ok_or_else(invalid_approval)?;
+    let client = state.settings.provider.client(&row.client_id);
+    let scope: Vec<String> = row.scope.split(' ').map(str::to_owned).collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "approval_id": row.id_hash,
+            "client_id": row.client_id,
+            "client_name": client.map_or(row.client_id.as_str(), |c| c.name.as_str()),
+            "shares": scope_items(&scope),
+            "expires_at": row.approval_expires_at.map(|t| t.and_utc().to_rfc3339()),
+        })))
+}
+
+fn invalid_approval() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "invalid_approval",
+        "This sign-in code is unknown, expired or already used. Start again in the browser.",
+    )
+}
+
+/// The app approves after a fresh unlock: its just-issued access token (with a proof)
+/// shows the device and how it was unlocked. Approving also records the consent.
+async fn approve(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, ApiError> {
+    let authorized = auth::authorize(&state, &req).await?;
+    let now = now();
+    if now.and_utc().timestamp() - authorized.claims.iat > FRESH_UNLOCK_SECS {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unlock_required",
+            "Unlock the app with your secret code or biometrics to approve this sign-in.",
+        ));
+    }
+    let id = path.into_inner();
+    let device_id = authorized.device.id.clone();
+    let account_id = authorized.device.account_id.clone();
+    let amr = json!(authorized.claims.amr).to_string();
+    let settings = state.settings.clone();
+    let decided = state
+        .db
+        .run(move |conn| {
+            let Some(row) = store::find_request(conn, &id)? else {
+                return Ok(false);
+            };
+            if !store::decide_approval(conn, &id, &device_id, "approved", Some(&amr), now)? {
+                return Ok(false);
+            }
+            let name = settings
+                .provider
+                .client(&row.client_id)
+                .map_or_else(|| row.client_id.clone(), |c| c.name.clone());
+            service::record_consent(
+                conn,
+                &account_id,
+                &row.client_id,
+                &name,
+                &row.scope,
+                &ctx,
+                now,
+            )?;
+            Ok(true)
+        })
+        .await?;
+    if !decided {
+        return Err(invalid_approval());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The app refuses: the portal gets `access_denied`.
+async fn refuse(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let proof = guard::verify_request(&state, &req, ProofRequirements::default()).await?;
+    let jkt = proof.jkt.as_str().to_owned();
+    let id = path.into_inner();
+    let now = now();
+    let decided = state
+        .db
+        .run(move |conn| {
+            let Some(device) = crate::devices::store::find_live_device_by_jkt(conn, &jkt)? else {
+                return Ok(false);
+            };
+            store::decide_approval(conn, &id, &device.id, "refused", None, now)
+        })
+        .await?;
+    if !decided {
+        return Err(invalid_approval());
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(state: &str, expires_in: i64) -> RequestRow {
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        RequestRow {
+            id_hash: "r".into(),
+            client_id: "c".into(),
+            redirect_uri: "https://p/cb".into(),
+            scope: "openid".into(),
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            max_age: None,
+            acr_values: None,
+            prompt: None,
+            session_id_hash: None,
+            status: "pending".into(),
+            approval_code_hash: None,
+            approval_state: state.into(),
+            approval_expires_at: Some(now + Duration::seconds(expires_in)),
+            device_id: None,
+            account_id: None,
+            amr: None,
+            approved_at: None,
+            created_at: now,
+            expires_at: now + Duration::seconds(600),
+        }
+    }
+
+    #[test]
+    fn the_outcome_follows_state_expiry_and_device_status() {
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        assert_eq!(outcome(&row("shown", 60), None, now), Outcome::Shown);
+        assert_eq!(
+            outcome(&row("scanned", 60), Some("active"), now),
+            Outcome::Scanned
+        );
+        assert_eq!(
+            outcome(&row("scanned", 60), Some("locked"), now),
+            Outcome::Locked
+        );
+        assert_eq!(
+            outcome(&row("scanned", 0), Some("active"), now),
+            Outcome::Expired
+        );
+        assert_eq!(
+            outcome(&row("approved", 0), Some("active"), now),
+            Outcome::Approved
+        );
+        assert_eq!(
+            outcome(&row("refused", 60), Some("active"), now),
+            Outcome::Refused
+        );
+    }
+}

@@ -1,0 +1,34 @@
+// "Sign in with your mobile app": polls the approval and continues once the app
+// approved, refused, or the code expired (the server then redirects to the portal).
+(function () {
+  "use strict";
+  var box = document.getElementById("approval");
+  if (!box) { return; }
+  var request = box.getAttribute("data-request");
+  var status = document.getElementById("approval-status");
+  var messages = {
+    shown: "Waiting for your phone…",
+    scanned: "Scanned. Approve on your phone with your secret code or biometrics.",
+    approved: "Approved. Continuing…",
+    refused: "Refused in the app. Returning to the portal…",
+    expired: "The code has expired. Returning to the portal…",
+    locked: "The app is locked. Returning to the portal…"
+  };
+  var done = false;
+  function poll() {
+    if (done) { return; }
+    fetch("/oidc/authorize/app/status?request=" + encodeURIComponent(request), {
+      credentials: "same-origin", headers: { "Accept": "application/json" }
+    }).then(function (r) { return r.ok ? r.json() : null; }).then(function (body) {
+      if (!body) { setTimeout(poll, 2000); return; }
+      status.textContent = messages[body.state] || messages.shown;
+      if (body.state === "shown" || body.state === "scanned") {
+        setTimeout(poll, 1000);
+      } else {
+        done = true;
+        window.location.assign("/oidc/authorize/app/continue?request=" + encodeURIComponent(request));
+      }
+    }).catch(function () { setTimeout(poll, 2000); });
+  }
+  setTimeout(poll, 1000);
+}());
