@@ -2,9 +2,13 @@
 //! DEVICELINK_TEST_POSTGRES_URL is set) on PostgreSQL.
 
 mod helpers;
+mod invariants;
+#[allow(dead_code)] // helpers used by the outage tests that follow
+mod process;
 
 mod cli;
 mod device_cli;
+mod faults;
 mod foundation;
 mod linking;
 mod luxtrust;

@@ -1,0 +1,231 @@
+//! Faults on purpose, with real processes: several `devicelink serve` instances on one
+//! PostgreSQL behind one load balancer, races between instances, a database that goes
+//! away and comes back, `kill -9` under load, and an SMTP server that disappears.
+//!
+//! The instances share everything a real deployment shares: the database, the secrets
+//! and ONE public URL, the load balancer's (`server.public_url`). That is what makes it
+//! real: the browser's session cookie belongs to that one origin, the eAccess redirect
+//! URI is registered once, and a DPoP proof's `htu` names the public URL whichever
+//! instance checks it. The balancer (integration-tests/process.rs) forwards request by
+//! request, either to a named instance (`Route::To`) or in turn (`Route::RoundRobin`),
+//! so a test decides where each step of a journey lands.
+//!
+//! These tests need PostgreSQL (DEVICELINK_TEST_POSTGRES_URL; skipped loudly without it,
+//! an error under CI), and the outage tests a private PostgreSQL cluster (initdb/pg_ctl)
+//! and Python's aiosmtpd, both installed by `.ci/run`.
+
+use serde_json::Value;
+
+use crate::helpers::{PgDatabase, postgres_url};
+use crate::invariants::{assert_invariants, count};
+use crate::process::{Cluster, Route};
+
+const CODE: &str = "482913";
+const A: usize = 0;
+const B: usize = 1;
+const C: usize = 2;
+
+async fn cluster(adjust: impl FnOnce(&mut crate::process::Deployment)) -> Option<Cluster> {
+    let pg = PgDatabase::create(&postgres_url()?);
+    Some(Cluster::start(3, pg, adjust).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journey_spread_over_three_instances_works_end_to_end() {
+    let Some(cluster) = cluster(|d| {
+        // Small enough that a limit kept per instance could never trip below.
+        d.set("TOKENS__UNLOCK_PER_MINUTE_PER_DEVICE", "3");
+    })
+    .await
+    else {
+        return;
+    };
+    let (app, lb) = (&cluster.app, &cluster.balancer);
+
+    // Sign-in on A: the login state, the session and its cookie are A's doing ...
+    lb.route(Route::To(A));
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    // ... and B knows the session (it lives in the database, not in A's memory).
+    lb.route(Route::To(B));
+    assert!(
+        app.dashboard().await.contains("Marie"),
+        "B sees the session"
+    );
+    let (code_id, code) = app.new_qr_code("").await;
+    let scanned = app.scan_qr(&code_id, &code).await;
+
+    // Redemption on C; the rest of the ceremony hops from instance to instance, each
+    // step with a DPoP nonce that another instance issued.
+    let mut device = app.device();
+    lb.route(Route::To(C));
+    device.start_qr_link("Marie's phone").await.unwrap();
+    device.redeem_qr(&scanned).await.unwrap();
+    lb.route(Route::RoundRobin(vec![A, B, C]));
+    device.set_secret_code(CODE).await.unwrap();
+    device.complete().await.unwrap();
+    // The browser (on B) sees the code used.
+    lb.route(Route::To(B));
+    assert_eq!(app.code_status(&code_id, &code).await["status"], "linked");
+
+    // Unlock on A, then the app's calls and refreshes go round.
+    lb.route(Route::To(A));
+    device.unlock_with_secret_code(CODE).await.unwrap();
+    lb.route(Route::RoundRobin(vec![B, C, A]));
+    device.me().await.unwrap();
+    device.refresh().await.unwrap();
+    device.refresh().await.unwrap();
+    device.me().await.unwrap();
+
+    // A proof spent on C is a replay on A: the jti is remembered in the database.
+    let token = device.state.access_token.clone().unwrap();
+    let url = device.url("/api/v1/me").unwrap();
+    let proof = device.proof("GET", &url, Some(&token)).unwrap();
+    let send = |proof: String| {
+        app.client
+            .get(url.clone())
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .send()
+    };
+    lb.route(Route::To(C));
+    assert_eq!(send(proof.clone()).await.unwrap().status(), 200);
+    lb.route(Route::To(A));
+    let replay = send(proof).await.unwrap();
+    assert_eq!(replay.status(), 401);
+    let body: Value = replay.json().await.unwrap();
+    assert_eq!(body["reason"], "replayed_jti", "{body}");
+
+    // Unlink on B.
+    lb.route(Route::To(B));
+    device.unlink().await.unwrap();
+    lb.route(Route::To(C));
+    let err = device.refresh_with("anything").await.unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    assert_invariants(app);
+
+    // Rate limits are shared: 3 unlocks per device per minute over all instances.
+    // Seven attempts in turn over three instances are at most three per instance, so
+    // only a shared counter refuses any; they span at most two one-minute windows, so a
+    // shared counter refuses at least one.
+    lb.route(Route::To(A));
+    let mut other = app.device();
+    lb.route(Route::To(B));
+    let (id2, code2) = app.new_qr_code("").await;
+    let scanned2 = app.scan_qr(&id2, &code2).await;
+    other
+        .link_with_qr("Marie's tablet", &scanned2, CODE, false)
+        .await
+        .unwrap();
+    lb.route(Route::RoundRobin(vec![A, B, C]));
+    let mut refused = 0;
+    for _ in 0..7 {
+        match other.unlock_with_secret_code(CODE).await {
+            Ok(_) => {}
+            Err(e) => {
+                assert_eq!(e.status(), Some(429), "{e}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(
+        refused >= 1,
+        "the unlock limit is not shared across instances"
+    );
+
+    let served = lb.served();
+    for i in [A, B, C] {
+        assert!(served.get(&i).copied().unwrap_or(0) > 3, "{served:?}");
+    }
+    assert_invariants(app);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_racing_for_one_qr_code_or_one_refresh_token_have_one_winner() {
+    let Some(cluster) = cluster(|_| {}).await else {
+        return;
+    };
+    let (app, lb) = (&cluster.app, &cluster.balancer);
+    lb.route(Route::To(A));
+    app.sign_in_registered("jean", "luxtrust_scan").await;
+
+    // One QR code, two phones, B and C at the same moment: one link, one refusal.
+    for round in 0..3 {
+        lb.route(Route::To(A));
+        let (code_id, code) = app.new_qr_code("").await;
+        let scanned = app.scan_qr(&code_id, &code).await;
+        let mut first = app.device();
+        let mut second = app.device();
+        first.start_qr_link("first").await.unwrap();
+        second.start_qr_link("second").await.unwrap();
+        lb.route(Route::RoundRobin(vec![B, C]));
+        let (x, y) = tokio::join!(first.redeem_qr(&scanned), second.redeem_qr(&scanned));
+        assert_eq!(
+            usize::from(x.is_ok()) + usize::from(y.is_ok()),
+            1,
+            "round {round}: exactly one redemption wins: {x:?} / {y:?}"
+        );
+        let loser = x.err().or(y.err()).unwrap();
+        assert_eq!(
+            (loser.status(), loser.code()),
+            (Some(409), Some("qr_code_already_used")),
+            "the loser gets a clear refusal: {loser}"
+        );
+        assert_eq!(
+            count(
+                app,
+                &format!(
+                    "SELECT COUNT(*) AS n FROM link_sessions WHERE link_code_id = '{code_id}'"
+                )
+            ),
+            1
+        );
+    }
+
+    // One refresh token presented at B and C at the same moment: one new pair.
+    lb.route(Route::To(A));
+    let (code_id, code) = app.new_qr_code("").await;
+    let scanned = app.scan_qr(&code_id, &code).await;
+    let mut device = app.device();
+    device
+        .link_with_qr("Jean's phone", &scanned, CODE, false)
+        .await
+        .unwrap();
+    device.unlock_with_secret_code(CODE).await.unwrap();
+    let path = cluster.app.dir.path().join("device.json");
+    for round in 0..3 {
+        device.save(&path).unwrap();
+        let token = device.state.refresh_token.clone().unwrap();
+        let mut twin = devicelink::device_client::DeviceClient::load(&path).unwrap();
+        lb.route(Route::RoundRobin(vec![B, C]));
+        let (x, y) = tokio::join!(device.refresh_with(&token), twin.refresh_with(&token));
+        assert_eq!(
+            usize::from(x.is_ok()) + usize::from(y.is_ok()),
+            1,
+            "round {round}: exactly one refresh wins: {x:?} / {y:?}"
+        );
+        let winner = match (x, y) {
+            (Ok(t), Err(e)) | (Err(e), Ok(t)) => {
+                assert_eq!(e.code(), Some("invalid_grant"), "{e}");
+                t
+            }
+            _ => unreachable!(),
+        };
+        // A reused token revokes the family (RFC 9700 section 4.14.2): the winner's
+        // new token is dead too, so the app unlocks again.
+        device.state.refresh_token = winner["refresh_token"].as_str().map(str::to_owned);
+        lb.route(Route::To(A));
+        device.unlock_with_secret_code(CODE).await.unwrap();
+        assert_invariants(app);
+    }
+
+    // The provider's authorization code (`/oidc/token`) is built on another branch:
+    // the same race for one code belongs here once it is merged
+    // (see the TODO below).
+}
+
+// TODO(coordinator, after merging the OIDC provider): two instances racing for one
+// authorization code at `/oidc/token` must yield exactly one token response and one
+// `invalid_grant`. Build it like the refresh race above: one authorization code from
+// `/oidc/authorize` via the balancer on A, then `tokio::join!` of two token requests
+// with `Route::RoundRobin(vec![B, C])`, and count issued tokens in the database.
+// Name it `two_instances_racing_for_one_authorization_code_have_one_winner`.
