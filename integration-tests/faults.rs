@@ -14,11 +14,15 @@
 //! an error under CI), and the outage tests a private PostgreSQL cluster (initdb/pg_ctl)
 //! and Python's aiosmtpd, both installed by `.ci/run`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::helpers::{PgDatabase, postgres_url};
 use crate::invariants::{assert_invariants, count};
-use crate::process::{Cluster, Route};
+use crate::process::{Cluster, PrivatePostgres, Route, poll_until};
 
 const CODE: &str = "482913";
 const A: usize = 0;
@@ -229,3 +233,286 @@ async fn two_instances_racing_for_one_qr_code_or_one_refresh_token_have_one_winn
 // `/oidc/authorize` via the balancer on A, then `tokio::join!` of two token requests
 // with `Route::RoundRobin(vec![B, C])`, and count issued tokens in the database.
 // Name it `two_instances_racing_for_one_authorization_code_have_one_winner`.
+
+/// A device that is linked and unlocked through the cluster's balancer.
+async fn unlocked_device(
+    app: &crate::helpers::TestApp,
+    name: &str,
+) -> devicelink::device_client::DeviceClient {
+    let (code_id, code) = app.new_qr_code("").await;
+    let scanned = app.scan_qr(&code_id, &code).await;
+    let mut device = app.device();
+    device
+        .link_with_qr(name, &scanned, CODE, false)
+        .await
+        .unwrap();
+    device.unlock_with_secret_code(CODE).await.unwrap();
+    device
+}
+
+/// Refreshes again and again until told to stop; returns the HTTP statuses seen (a
+/// transport error, as the balancer's 502 for a dead instance, counts as 502).
+fn refresh_load(
+    mut device: devicelink::device_client::DeviceClient,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<u16>> {
+    tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut rounds = 0;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) && rounds < 2000 {
+            rounds += 1;
+            match device.refresh().await {
+                Ok(_) => seen.push(200),
+                Err(e) => {
+                    seen.push(e.status().unwrap_or(502));
+                    if e.code() == Some("invalid_grant") {
+                        // A refresh whose answer was lost spent the token: unlock again.
+                        let _ = device.unlock_with_secret_code(CODE).await;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        seen
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_postgresql_is_down_requests_fail_fast_with_503_and_the_service_recovers_by_itself() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let Some(pg) = PrivatePostgres::start() else {
+        return;
+    };
+    let db = PgDatabase::create(&pg.admin_url());
+    let cluster = Cluster::start(2, db, |_| {}).await;
+    let (app, lb) = (&cluster.app, &cluster.balancer);
+    lb.route(Route::RoundRobin(vec![A, B]));
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    let device = unlocked_device(app, "Marie's phone").await;
+    let mut probe = unlocked_device(app, "Marie's tablet").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = refresh_load(device, Arc::clone(&stop));
+    // Some load before the outage.
+    poll_until("load runs", Duration::from_secs(30), || async {
+        (lb.served().values().sum::<usize>() > 40).then_some(())
+    })
+    .await;
+
+    pg.stop();
+    // The pool timeout is 2 s; a request may wait for it, never much longer.
+    let bounded = crate::helpers::http_client_with_timeout(Duration::from_secs(15));
+    for target in [A, B] {
+        lb.route(Route::To(target));
+        let ready = bounded.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 503);
+        let body: Value = ready.json().await.unwrap();
+        assert_eq!(body["error"], "not_ready", "{body}");
+        assert_eq!(body["checks"]["database"], "unavailable", "{body}");
+        let err = probe.me().await.unwrap_err();
+        assert_eq!(
+            (err.status(), err.code()),
+            (Some(503), Some("service_unavailable")),
+            "{err}"
+        );
+        let page = app.client.get(app.url("/dashboard")).send().await.unwrap();
+        assert_eq!(page.status(), 503);
+        let metrics = bounded.get(app.url("/metrics")).send().await.unwrap();
+        assert_eq!(metrics.status(), 200);
+        assert!(
+            metrics.text().await.unwrap().contains("devicelink_ready 0"),
+            "metrics report the instance not ready"
+        );
+    }
+
+    pg.start_again();
+    lb.route(Route::RoundRobin(vec![A, B]));
+    // Each instance comes back by itself: no restart.
+    for target in [A, B] {
+        lb.route(Route::To(target));
+        poll_until(
+            "the instance is ready again",
+            Duration::from_secs(30),
+            || async {
+                let res = bounded.get(app.url("/readyz")).send().await.ok()?;
+                (res.status() == 200).then_some(())
+            },
+        )
+        .await;
+    }
+    lb.route(Route::RoundRobin(vec![A, B]));
+    // The load goes on succeeding after the outage.
+    let before = lb.served().values().sum::<usize>();
+    poll_until("load runs again", Duration::from_secs(30), || async {
+        (lb.served().values().sum::<usize>() > before + 20).then_some(())
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let seen = load.await.unwrap();
+    assert!(seen.contains(&503), "the load saw the outage: {seen:?}");
+    assert!(
+        seen.iter().all(|s| matches!(s, 200 | 400 | 401 | 503)),
+        "only successes, refusals and 503, never a 5xx crash: {seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&200), "the load recovered: {seen:?}");
+    probe.me().await.unwrap();
+    // A link after the outage works, and nothing was broken.
+    let _late = unlocked_device(app, "Marie's watch").await;
+    for server in &cluster.servers {
+        assert!(
+            !server.log_text().contains("panicked"),
+            "{}",
+            server.log_text()
+        );
+    }
+    assert_invariants(app);
+}
+
+/// Links, unlocks, refreshes and unlinks again and again; steps that fail (the
+/// instance is gone) are recorded, and the device is kept for the final checks.
+fn journey_load(
+    app: Arc<crate::helpers::TestApp>,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<devicelink::device_client::DeviceClient>> {
+    tokio::spawn(async move {
+        // Its own browser: one session shows one QR code at a time.
+        let browser = crate::helpers::http_client();
+        let login = browser.get(app.url("/auth/login")).send().await.unwrap();
+        let authorize = crate::helpers::location(&login);
+        let callback = devicelink::mock_idp::script::complete_login(
+            &browser,
+            &authorize,
+            "marie",
+            "luxtrust_mobile",
+        )
+        .await
+        .unwrap();
+        let signed_in = browser.get(callback).send().await.unwrap();
+        assert_eq!(crate::helpers::location_path(&signed_in), "/dashboard");
+        let mut interrupted = Vec::new();
+        let mut rounds = 0;
+        while !stop.load(Ordering::Relaxed) && rounds < 200 {
+            rounds += 1;
+            let Ok(res) = browser.get(app.url("/devices/link")).send().await else {
+                continue;
+            };
+            if res.status() != 200 {
+                continue;
+            }
+            let page = res.text().await.unwrap_or_default();
+            if !page.contains("data-link-id") {
+                continue;
+            }
+            let (id, code) = (
+                crate::helpers::attr(&page, "data-link-id"),
+                crate::helpers::attr(&page, "data-code"),
+            );
+            let Ok(png) = browser
+                .get(app.url(&format!("/devices/link/{id}/qr.png?c={code}")))
+                .send()
+                .await
+            else {
+                continue;
+            };
+            let Ok(scanned) = devicelink::device_client::camera::decode_png(
+                &png.bytes().await.unwrap_or_default(),
+            ) else {
+                continue;
+            };
+            let mut device = app.device();
+            if let Err(e) = device.link_with_qr("phone", &scanned, CODE, false).await {
+                eprintln!("link interrupted: {e}");
+                interrupted.push(device);
+                continue;
+            }
+            if device.unlock_with_secret_code(CODE).await.is_err()
+                || device.refresh().await.is_err()
+                || device.unlink().await.is_err()
+            {
+                interrupted.push(device);
+            }
+        }
+        interrupted
+    })
+}
+
+/// `kill -9` under linking, refresh and unlink load, restart, check the database.
+async fn a_killed_server_restarts_consistent(pg: Option<PgDatabase>) {
+    let cluster = Cluster::start_on(1, pg, |_| {}).await;
+    let mut servers = cluster.servers;
+    let lb = &cluster.balancer;
+    let app = Arc::new(cluster.app);
+    lb.route(Route::To(A));
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let loads: Vec<_> = (0..3)
+        .map(|_| journey_load(Arc::clone(&app), Arc::clone(&stop)))
+        .collect();
+    for kill in 0..2 {
+        let before = lb.served().values().sum::<usize>();
+        poll_until("load runs", Duration::from_secs(30), || async {
+            (lb.served().values().sum::<usize>() > before + 40).then_some(())
+        })
+        .await;
+        servers[A].kill9();
+        assert!(!servers[A].is_running(), "kill {kill}");
+        servers[A].restart().await;
+    }
+    let before = lb.served().values().sum::<usize>();
+    poll_until(
+        "load runs after the restart",
+        Duration::from_secs(30),
+        || async { (lb.served().values().sum::<usize>() > before + 40).then_some(()) },
+    )
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let mut interrupted = Vec::new();
+    for load in loads {
+        interrupted.extend(load.await.unwrap());
+    }
+    // A link interrupted at any step either completes on retry or left nothing linked.
+    for mut device in interrupted {
+        let jkt = device.key().thumbprint().to_owned();
+        let live = format!(
+            "SELECT COUNT(*) AS n FROM devices WHERE jkt = '{jkt}' AND status <> 'unlinked'"
+        );
+        if device.state.link_id.is_some() && device.state.device_id.is_none() {
+            let retried = device.complete().await;
+            let linked = count(&app, &live);
+            match retried {
+                Ok(_) => assert_eq!(linked, 1, "a retried link is linked once"),
+                Err(e) => assert!(
+                    linked == 0
+                        || count(
+                            &app,
+                            &format!(
+                                "SELECT COUNT(*) AS n FROM link_sessions WHERE device_id IS NOT NULL \
+                                 AND state = 'completed' AND device_jkt = '{jkt}'"
+                            )
+                        ) == 1,
+                    "a failed retry ({e}) left half a link"
+                ),
+            }
+        }
+        assert!(count(&app, &live) <= 1);
+    }
+    assert!(
+        count(&app, "SELECT COUNT(*) AS n FROM devices") > 3,
+        "the load linked devices"
+    );
+    assert_invariants(&app);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_during_load_restarts_with_a_consistent_postgresql_database() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    a_killed_server_restarts_consistent(Some(PgDatabase::create(&url))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_during_load_restarts_with_a_consistent_sqlite_database() {
+    a_killed_server_restarts_consistent(None).await;
+}

@@ -145,7 +145,7 @@ impl ServerProcess {
             .append(true)
             .open(&self.log)
             .expect("open the server log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_devicelink"));
+        let mut cmd = Command::new(server_binary());
         cmd.arg("serve")
             .env_remove("DEVICELINK_CONFIG")
             .env_remove("RUST_LOG")
@@ -221,6 +221,15 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// The `devicelink` binary cargo built for these tests. `DEVICELINK_TEST_BIN` may point
+/// elsewhere (a copy), for machines where several checkouts share one target folder.
+fn server_binary() -> PathBuf {
+    std::env::var_os("DEVICELINK_TEST_BIN").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_devicelink")),
+        PathBuf::from,
+    )
 }
 
 /// Starts the mock eAccess in this test process, registering `public_url`'s callback.
@@ -383,14 +392,33 @@ pub struct Cluster {
 impl Cluster {
     /// `adjust` may change the shared configuration before the processes start.
     pub async fn start(n: usize, pg: PgDatabase, adjust: impl FnOnce(&mut Deployment)) -> Cluster {
+        Self::start_on(n, Some(pg), adjust).await
+    }
+
+    /// Like [`Cluster::start`]; without PostgreSQL, one instance on a SQLite file.
+    pub async fn start_on(
+        n: usize,
+        pg: Option<PgDatabase>,
+        adjust: impl FnOnce(&mut Deployment),
+    ) -> Cluster {
         let dir = tempfile::tempdir().expect("temporary folder");
+        let (backend, database_url) = match &pg {
+            Some(pg) => (Backend::Postgres, pg.url.clone()),
+            None => {
+                assert_eq!(n, 1, "SQLite serves one instance");
+                (
+                    Backend::Sqlite,
+                    format!("sqlite://{}", dir.path().join("devicelink.db").display()),
+                )
+            }
+        };
         let lb_listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
         let public_url = format!(
             "http://127.0.0.1:{}",
             lb_listener.local_addr().unwrap().port()
         );
         let issuer = start_mock_eaccess(&public_url, dir.path());
-        let mut deployment = Deployment::new(&public_url, &pg.url, &issuer, dir.path());
+        let mut deployment = Deployment::new(&public_url, &database_url, &issuer, dir.path());
         adjust(&mut deployment);
         let names = ["A", "B", "C", "D", "E"];
         let mut servers: Vec<ServerProcess> = (0..n)
@@ -409,8 +437,8 @@ impl Cluster {
             mock_issuer: issuer.parse().unwrap(),
             client: http_client(),
             settings: deployment.settings(),
-            backend: Backend::Postgres,
-            pg: Some(pg),
+            backend,
+            pg,
             dir,
         };
         Cluster {
