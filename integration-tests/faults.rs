@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::helpers::{PgDatabase, postgres_url};
 use crate::invariants::{assert_invariants, count};
-use crate::process::{Cluster, PrivatePostgres, Route, poll_until};
+use crate::process::{Cluster, PrivatePostgres, Route, SmtpServer, poll_until};
 
 const CODE: &str = "482913";
 const A: usize = 0;
@@ -515,4 +515,146 @@ async fn a_server_killed_during_load_restarts_with_a_consistent_postgresql_datab
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_during_load_restarts_with_a_consistent_sqlite_database() {
     a_killed_server_restarts_consistent(None).await;
+}
+
+/// `devicelink mail status` against the deployment's database: (exit code, output).
+fn mail_status(cluster: &Cluster) -> (i32, String) {
+    let out = std::process::Command::new(crate::process::server_binary())
+        .args(["mail", "status"])
+        .env_remove("DEVICELINK_CONFIG")
+        .env_remove("RUST_LOG")
+        .envs(cluster.deployment.vars.iter().cloned())
+        .output()
+        .expect("run devicelink mail status");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_smtp_is_down_mail_waits_in_the_outbox_and_is_delivered_once_when_it_returns() {
+    let Some(url) = postgres_url() else {
+        return;
+    };
+    let Some(mut smtp) = SmtpServer::start() else {
+        return;
+    };
+    let port = smtp.port.to_string();
+    let mut cluster = Cluster::start(2, PgDatabase::create(&url), |d| {
+        d.set("MAIL__TRANSPORT", "smtp");
+        d.set("MAIL__SMTP_HOST", "127.0.0.1");
+        d.set("MAIL__SMTP_PORT", &port);
+        d.set("MAIL__SMTP_TLS", "none");
+        d.set("MAIL__BACKOFF_BASE_SECS", "1");
+        d.set("MAIL__MAX_ATTEMPTS", "4");
+        d.set("MAIL__LOCK_SECS", "10");
+    })
+    .await;
+    let (app, lb) = (&cluster.app, &cluster.balancer);
+    lb.route(Route::RoundRobin(vec![A, B]));
+    let delivered = |n: usize| {
+        let smtp = &smtp;
+        move || {
+            let got = smtp.received().len();
+            std::future::ready((got >= n).then_some(got))
+        }
+    };
+    let outbox = |status: &str| {
+        count(
+            app,
+            &format!("SELECT COUNT(*) AS n FROM outbox WHERE status = '{status}'"),
+        )
+    };
+
+    // SMTP up: the link's mail arrives.
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    let _phone = unlocked_device(app, "Marie's phone").await;
+    poll_until(
+        "the first mail arrives",
+        Duration::from_secs(30),
+        delivered(1),
+    )
+    .await;
+
+    // SMTP down: two more links; their mails stay in the outbox and are retried.
+    smtp.stop();
+    let _tablet = unlocked_device(app, "Marie's tablet").await;
+    let _watch = unlocked_device(app, "Marie's watch").await;
+    poll_until("the mails are retried", Duration::from_secs(30), || async {
+        let retried = count(
+            app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status = 'pending' AND attempts >= 2 \
+             AND last_error IS NOT NULL",
+        );
+        (retried == 2).then_some(())
+    })
+    .await;
+    let (code, text) = mail_status(&cluster);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("pending  2"), "{text}");
+    assert!(text.contains("oldest undelivered:"), "{text}");
+    assert_eq!(smtp.received().len(), 1);
+
+    // SMTP back: each waiting mail is delivered, once.
+    smtp.start_again();
+    poll_until("all mail is sent", Duration::from_secs(30), || async {
+        (outbox("sent") == 3).then_some(())
+    })
+    .await;
+    let received = smtp.received();
+    assert_eq!(received.len(), 3, "each message exactly once");
+    let mut ids: Vec<&str> = received
+        .iter()
+        .filter_map(|m| {
+            m.lines()
+                .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "three distinct messages: {ids:?}");
+
+    // A mailbox that keeps refusing: the message ends dead, visible, not dropped.
+    // (A new browser signs in as Sophie, whose mailbox the server keeps refusing.)
+    cluster.app.client = crate::helpers::http_client();
+    let app = &cluster.app;
+    app.sign_in_registered("sophie", "eid_card").await;
+    let _sophie_phone = unlocked_device(app, "Sophie's phone").await;
+    poll_until(
+        "the refused mail ends dead",
+        Duration::from_secs(40),
+        || async {
+            let dead = count(
+                app,
+                "SELECT COUNT(*) AS n FROM outbox WHERE status = 'dead'",
+            );
+            (dead == 1).then_some(())
+        },
+    )
+    .await;
+    let (code, text) = mail_status(&cluster);
+    assert_eq!(code, 3, "dead mail needs an operator: {text}");
+    assert!(text.contains("dead     1"), "{text}");
+    assert!(text.contains("s***@example.lu"), "{text}");
+    assert!(text.contains("4 attempts"), "{text}");
+    assert!(text.contains("451"), "the last error is shown: {text}");
+    assert!(!text.contains("sophie@"), "{text}");
+    assert!(!text.contains("linked to your account"), "no body: {text}");
+    assert_eq!(smtp.received().len(), 3);
+
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"devicelink_outbox_messages{status="dead"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"devicelink_outbox_messages{status="sent"} 3"#),
+        "{metrics}"
+    );
+    assert_invariants(app);
 }

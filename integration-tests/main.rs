@@ -3,7 +3,6 @@
 
 mod helpers;
 mod invariants;
-#[allow(dead_code)] // helpers used by the outage tests that follow
 mod process;
 
 mod cli;

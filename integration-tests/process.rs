@@ -219,13 +219,21 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
+        // DEVICELINK_TEST_SHOW_LOGS=1 prints what each instance logged (with --nocapture).
+        if std::env::var_os("DEVICELINK_TEST_SHOW_LOGS").is_some() {
+            eprintln!(
+                "===== log of instance {} =====\n{}",
+                self.name,
+                self.log_text()
+            );
+        }
         self.kill9();
     }
 }
 
 /// The `devicelink` binary cargo built for these tests. `DEVICELINK_TEST_BIN` may point
 /// elsewhere (a copy), for machines where several checkouts share one target folder.
-fn server_binary() -> PathBuf {
+pub fn server_binary() -> PathBuf {
     std::env::var_os("DEVICELINK_TEST_BIN").map_or_else(
         || PathBuf::from(env!("CARGO_BIN_EXE_devicelink")),
         PathBuf::from,
@@ -274,7 +282,6 @@ struct BalancerState {
 /// request (not each connection) to the backend its [`Route`] names, as an L7 balancer
 /// does, so keep-alive connections of a client do not pin it to one instance.
 pub struct Balancer {
-    pub address: String,
     state: Arc<BalancerState>,
 }
 
@@ -287,14 +294,9 @@ const HOP_BY_HOP: [&str; 5] = [
 ];
 
 impl Balancer {
-    pub fn start(backends: Vec<String>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a random port");
-        let address = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        Self::start_on(listener, address, backends)
-    }
-
-    /// Binds the balancer to a port chosen before the backends were configured.
-    pub fn start_on(listener: TcpListener, address: String, backends: Vec<String>) -> Self {
+    /// Serves on `listener`, bound before the backends were configured (its address is
+    /// their `server.public_url`).
+    pub fn start_on(listener: TcpListener, backends: Vec<String>) -> Self {
         let state = Arc::new(BalancerState {
             backends,
             route: Mutex::new((Route::RoundRobin(Vec::new()), 0)),
@@ -317,7 +319,7 @@ impl Balancer {
         .expect("the balancer listens")
         .run();
         tokio::spawn(server);
-        Self { address, state }
+        Self { state }
     }
 
     pub fn route(&self, route: Route) {
@@ -429,7 +431,6 @@ impl Cluster {
         }
         let balancer = Balancer::start_on(
             lb_listener,
-            public_url.clone(),
             servers.iter().map(ServerProcess::address).collect(),
         );
         let app = TestApp {
@@ -600,7 +601,8 @@ fn postgres_bin_dir() -> Option<PathBuf> {
 }
 
 /// A real SMTP server (Python's aiosmtpd) that stores every message it accepts as a
-/// file, so a test can count deliveries at the server.
+/// file, so a test can count deliveries at the server. It refuses `sophie@...` with a
+/// transient 451 every time.
 pub struct SmtpServer {
     pub port: u16,
     pub inbox: PathBuf,
@@ -615,6 +617,13 @@ from aiosmtpd.controller import Controller
 inbox = sys.argv[2]
 
 class Store:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # A mailbox that is always "temporarily" unavailable: the message must end dead.
+        if address.startswith("sophie@"):
+            return "451 4.2.1 Mailbox temporarily unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         name = os.path.join(inbox, uuid.uuid4().hex + ".eml")
         with open(name + ".part", "wb") as f:
