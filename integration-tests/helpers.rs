@@ -101,6 +101,15 @@ pub fn http_client() -> reqwest::Client {
         .expect("build the HTTP client")
 }
 
+/// Like [`http_client`], giving up on a request after `timeout`.
+pub fn http_client_with_timeout(timeout: std::time::Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .build()
+        .expect("build the HTTP client")
+}
+
 /// Settings for a test app on `port`, with its files under `dir`.
 pub fn test_settings(
     backend: Backend,

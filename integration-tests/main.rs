@@ -2,9 +2,12 @@
 //! DEVICELINK_TEST_POSTGRES_URL is set) on PostgreSQL.
 
 mod helpers;
+mod invariants;
+mod process;
 
 mod cli;
 mod device_cli;
+mod faults;
 mod foundation;
 mod linking;
 mod luxtrust;

@@ -46,6 +46,29 @@ pub struct Settings {
     pub secrets: SecretSettings,
     pub mail: MailSettings,
     pub provider: crate::provider::ProviderSettings,
+    pub metrics: MetricsSettings,
+}
+
+/// The Prometheus endpoint `GET /metrics` (`[metrics]`).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    pub enabled: bool,
+    /// When set, scrapers must send `Authorization: Bearer <token>`.
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+}
+
+impl std::fmt::Debug for MetricsSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsSettings")
+            .field("enabled", &self.enabled)
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

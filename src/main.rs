@@ -53,6 +53,11 @@ enum Command {
         #[arg(long, value_name = "FILE", default_value = "conf/mock-idp.toml")]
         mock_config: PathBuf,
     },
+    /// Operator tools for the mail outbox, e.g. `mail status`.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// The reference device client (what the mobile app does), e.g. `device link`.
     /// Needs no server configuration.
     Device {
@@ -69,6 +74,16 @@ enum KeysCommand {
     Rotate,
 }
 
+#[derive(Debug, Subcommand)]
+enum MailCommand {
+    /// Counts per status, the age of the oldest undelivered message and the dead messages
+    /// with their last error (never a body). Exits 3 when dead messages exist.
+    Status,
+}
+
+/// Exit code of `mail status` when dead messages need an operator.
+const EXIT_MAIL_DEAD: u8 = 3;
+
 /// Exit code for unusable configuration (as sysexits' EX_USAGE family: 2).
 const EXIT_CONFIG: u8 = 2;
 
@@ -76,8 +91,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let profile = match cli.command {
         Command::Serve | Command::Migrate => Profile::Production,
-        // Touches only the database; the demo's settings must work too.
-        Command::Demo | Command::MockIdp { .. } | Command::Keys { .. } => Profile::Local,
+        // Touch only the database (keys, mail status); the demo's settings must work too.
+        Command::Demo | Command::MockIdp { .. } | Command::Keys { .. } | Command::Mail { .. } => {
+            Profile::Local
+        }
         // A client: the server's settings do not apply.
         Command::Device { command } => return device(command),
     };
@@ -90,6 +107,9 @@ fn main() -> ExitCode {
             }
         };
     devicelink::telemetry::init(&settings.log);
+    if let Command::Mail { command } = &cli.command {
+        return mail(command, &settings);
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -111,6 +131,7 @@ fn main() -> ExitCode {
             Command::Demo => demo(settings).await,
             Command::MockIdp { mock_config } => mock_idp(&mock_config).await,
             Command::Device { command } => devicelink::device_client::cli::run(command).await,
+            Command::Mail { .. } => Ok(()),
         }
     });
     match result {
@@ -140,6 +161,34 @@ fn device(command: DeviceCommand) -> ExitCode {
         Err(err) => {
             eprintln!("devicelink: {err:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `devicelink mail ...`: reads the outbox of the configured database.
+fn mail(command: &MailCommand, settings: &Settings) -> ExitCode {
+    match command {
+        MailCommand::Status => {
+            let report = Db::open(&settings.database)
+                .map_err(anyhow::Error::from)
+                .and_then(|db| {
+                    db.run_blocking(devicelink::mail::report::load_status)
+                        .map_err(anyhow::Error::from)
+                });
+            match report {
+                Ok(report) => {
+                    print!("{}", report.render(chrono::Utc::now().naive_utc()));
+                    if report.needs_attention() {
+                        ExitCode::from(EXIT_MAIL_DEAD)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(err) => {
+                    eprintln!("devicelink: {err:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

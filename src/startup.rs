@@ -38,6 +38,8 @@ pub struct AppState {
     pub webauthn: Arc<Webauthn>,
     /// Signs and checks the app's access tokens (key shared through the database).
     pub tokens: Arc<TokenIssuer>,
+    /// This instance's Prometheus instruments (`GET /metrics`).
+    pub metrics: http::metrics::Metrics,
 }
 
 /// Why the application could not start.
@@ -143,6 +145,7 @@ impl Application {
             secret_codes: Arc::new(secret_codes),
             webauthn: Arc::new(webauthn),
             tokens: token_issuer,
+            metrics: http::metrics::Metrics::new().map_err(|e| component("the metrics")(&e))?,
         });
         let csp = content_security_policy(&settings);
         let is_https = settings.server.public_url.scheme() == "https";
@@ -152,10 +155,12 @@ impl Application {
             App::new()
                 .wrap(middleware::security_headers(&csp, is_https))
                 .wrap(Compress::default())
+                .wrap(from_fn(http::metrics::record))
                 .wrap(from_fn(middleware::request_id))
                 .app_data(state.clone())
                 .configure(|cfg| http::configure_extractors(cfg, max_body))
                 .configure(http::health::configure)
+                .configure(http::metrics::configure)
                 .service(http::stylesheet)
                 .configure(portal::configure)
                 .configure(linking::routes::configure)

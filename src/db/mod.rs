@@ -17,6 +17,8 @@ use crate::config::{ConfigError, DatabaseKind, DatabaseSettings, redact_url};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+/// Key of the PostgreSQL advisory lock held while migrating ("devlink" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x0064_6576_6c69_6e6b;
 
 /// A connection to either backend; query code is written once against it.
 #[derive(diesel::MultiConnection)]
@@ -205,9 +207,20 @@ impl Db {
         let mut conn = self.pool.get()?;
         let applied = match &mut *conn {
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-            DbConnection::Postgres(c) => c
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.len()),
+            DbConnection::Postgres(c) => {
+                // Several instances starting together would otherwise race to create
+                // the same tables ("duplicate key ... pg_type_typname_nsp_index").
+                // A session advisory lock lets one migrate while the others wait and
+                // then find nothing pending.
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                    .execute(c)?;
+                let result = c
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|v| v.len());
+                diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                    .execute(c)?;
+                result
+            }
         }
         .map_err(|e| StoreError::Migration(e.to_string()))?;
         Ok(applied)

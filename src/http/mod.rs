@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod health;
+pub mod metrics;
 pub mod middleware;
 pub mod rate_limit;
 pub mod redirect_uri;
@@ -26,6 +27,7 @@ pub fn is_api_path(path: &str) -> bool {
         )
         || path == "/healthz"
         || path == "/readyz"
+        || path == "/metrics"
 }
 
 /// Limits and clear errors for JSON, form, query and path extraction.

@@ -8,6 +8,7 @@
 //! sent`, or back to `pending` with exponential backoff, or `dead` after
 //! `mail.max_attempts` failures. See docs/mail.md.
 
+pub mod report;
 pub mod store;
 pub mod templates;
 pub mod transport;

@@ -185,6 +185,28 @@ pub fn count_by_status(conn: &mut DbConnection) -> Result<OutboxStatus, StoreErr
     Ok(status)
 }
 
+/// What an operator may see of a dead message: never its body.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+pub struct DeadMessage {
+    pub id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// The most recent `limit` dead messages, newest first.
+pub fn find_dead(conn: &mut DbConnection, limit: i64) -> Result<Vec<DeadMessage>, StoreError> {
+    Ok(outbox::table
+        .filter(outbox::status.eq(DEAD))
+        .order(outbox::created_at.desc())
+        .limit(limit)
+        .select(DeadMessage::as_select())
+        .load(conn)?)
+}
+
 /// Pending with `next_attempt_at` reached, or sending with a claim that ran out.
 #[diesel::dsl::auto_type]
 fn is_due(now: NaiveDateTime) -> _ {
