@@ -6,6 +6,7 @@ mod helpers;
 mod cli;
 mod device_cli;
 mod foundation;
+mod hostile;
 mod linking;
 mod luxtrust;
 mod mail;
