@@ -9,6 +9,7 @@ mod cli;
 mod device_cli;
 mod faults;
 mod foundation;
+mod hostile;
 mod linking;
 mod luxtrust;
 mod mail;

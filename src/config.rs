@@ -79,6 +79,7 @@ pub struct LinkingSettings {
     pub qr_frame_window_secs: u32,
     pub link_session_ttl_secs: i64,
     pub qr_redemptions_per_minute: u32,
+    pub link_creations_per_minute_per_address: u32,
     pub luxtrust_max_auth_age_secs: i64,
     pub app_redirect_uris: Vec<Url>,
 }
@@ -363,6 +364,7 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     pub max_body_bytes: usize,
     pub janitor_interval_secs: u64,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -410,6 +412,7 @@ pub struct EaccessSettings {
     pub discovery_retry_secs: u64,
     pub http_timeout_secs: u64,
     pub login_timeout_secs: i64,
+    pub id_token_max_clock_skew_secs: i64,
 }
 
 impl std::fmt::Debug for EaccessSettings {
@@ -522,6 +525,12 @@ impl Settings {
                 "must be between 1 and 300",
             ));
         }
+        if !(0..=600).contains(&self.eaccess.id_token_max_clock_skew_secs) {
+            return Err(ConfigError::invalid(
+                "eaccess.id_token_max_clock_skew_secs",
+                "must be between 0 and 600",
+            ));
+        }
         if !(1..=120).contains(&self.eaccess.http_timeout_secs) {
             return Err(ConfigError::invalid(
                 "eaccess.http_timeout_secs",
@@ -606,6 +615,12 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "linking.app_redirect_uris",
                 "each must be an https URL or a custom scheme, without a fragment",
+            ));
+        }
+        if l.link_creations_per_minute_per_address == 0 {
+            return Err(ConfigError::invalid(
+                "linking.link_creations_per_minute_per_address",
+                "must be at least 1",
             ));
         }
         if l.qr_redemptions_per_minute == 0 {

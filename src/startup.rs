@@ -150,14 +150,17 @@ impl Application {
         let csp = content_security_policy(&settings);
         let is_https = settings.server.public_url.scheme() == "https";
         let max_body = settings.server.max_body_bytes;
+        let trusted_proxies = http::TrustedProxies(settings.server.trusted_proxies.clone().into());
 
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(middleware::uniform_errors))
                 .wrap(middleware::security_headers(&csp, is_https))
                 .wrap(Compress::default())
                 .wrap(from_fn(http::metrics::record))
                 .wrap(from_fn(middleware::request_id))
                 .app_data(state.clone())
+                .app_data(trusted_proxies.clone())
                 .configure(|cfg| http::configure_extractors(cfg, max_body))
                 .configure(http::health::configure)
                 .configure(http::metrics::configure)

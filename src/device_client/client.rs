@@ -92,6 +92,8 @@ pub struct DeviceClient {
     key: DeviceKey,
     pub state: DeviceState,
     nonce: Option<String>,
+    /// Sent with every request (e.g. what a proxy in front of the server would add).
+    extra_headers: reqwest::header::HeaderMap,
 }
 
 /// The origin the reference app presents in WebAuthn ceremonies. A real app presents
@@ -131,7 +133,16 @@ impl DeviceClient {
             key,
             state,
             nonce: None,
+            extra_headers: reqwest::header::HeaderMap::new(),
         }
+    }
+
+    /// Sends `name: value` with every request from now on.
+    pub fn set_header(&mut self, name: &'static str, value: &str) -> Result<(), ClientError> {
+        let value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|e| ClientError::Usage(format!("bad header value: {e}")))?;
+        self.extra_headers.insert(name, value);
+        Ok(())
     }
 
     pub fn load(path: &Path) -> Result<Self, ClientError> {
@@ -214,6 +225,7 @@ impl DeviceClient {
             let mut request = self
                 .http
                 .request(method.clone(), url.clone())
+                .headers(self.extra_headers.clone())
                 .header("DPoP", proof);
             if let Some(token) = access_token {
                 request = request.header("Authorization", format!("DPoP {token}"));

@@ -111,3 +111,41 @@ pub fn verify(
         id_token: raw,
     })
 }
+
+/// OIDC Core section 3.1.3.7 step 10: refuses an ID token issued more than `skew`
+/// before or after `now` (the provider's clock may drift a little, not an hour).
+pub fn check_issue_time(
+    iat: DateTime<Utc>,
+    now: DateTime<Utc>,
+    skew: chrono::TimeDelta,
+) -> Result<(), String> {
+    if iat > now + skew {
+        return Err(format!(
+            "the ID token was issued in the future ({iat}; our clock says {now})"
+        ));
+    }
+    if iat < now - skew {
+        return Err(format!(
+            "the ID token was issued too long ago ({iat}; our clock says {now})"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod issue_time_tests {
+    use super::check_issue_time;
+    use chrono::{TimeDelta, Utc};
+
+    #[test]
+    fn small_skew_passes_and_an_hour_does_not() {
+        let now = Utc::now();
+        let skew = TimeDelta::seconds(120);
+        for off in [-119, -5, 0, 5, 119] {
+            assert!(check_issue_time(now + TimeDelta::seconds(off), now, skew).is_ok());
+        }
+        for off in [-3600, -121, 121, 3600] {
+            assert!(check_issue_time(now + TimeDelta::seconds(off), now, skew).is_err());
+        }
+    }
+}

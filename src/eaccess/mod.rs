@@ -274,13 +274,22 @@ impl Eaccess {
             EaccessError::InvalidIdToken("the token response carries no ID token".into())
         })?;
         let nonce = Nonce::new(pending.nonce.clone());
-        match claims::verify(&client.verifier(), &id_token, &nonce) {
+        let skew = chrono::TimeDelta::seconds(self.settings.id_token_max_clock_skew_secs);
+        let verifier = || {
+            client.verifier().set_issue_time_verifier_fn(move |iat| {
+                claims::check_issue_time(iat, chrono::Utc::now(), skew)
+            })
+        };
+        match claims::verify(&verifier(), &id_token, &nonce) {
             Ok(identity) => Ok(identity),
             Err(claims::VerifyFailure::UnknownKey) => {
                 // eAccess may have rotated its keys since we cached the JWKS.
                 let fresh = self.discover().await?;
                 let client = self.client(&fresh, redirect);
-                claims::verify(&client.verifier(), &id_token, &nonce)
+                let verifier = client.verifier().set_issue_time_verifier_fn(move |iat| {
+                    claims::check_issue_time(iat, chrono::Utc::now(), skew)
+                });
+                claims::verify(&verifier, &id_token, &nonce)
                     .map_err(|e| EaccessError::InvalidIdToken(e.to_string()))
             }
             Err(e) => Err(EaccessError::InvalidIdToken(e.to_string())),

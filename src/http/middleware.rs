@@ -2,14 +2,16 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next};
-use actix_web::{Error, HttpMessage};
+use actix_web::{Error, HttpMessage, HttpResponse, ResponseError};
 use tracing::Instrument;
 
 use super::error::{ApiError, PageError};
+use super::is_api_path;
 
 /// The id of the request being served; the response carries it as `x-request-id`.
 #[derive(Debug, Clone)]
@@ -88,4 +90,79 @@ pub fn security_headers(csp: &str, is_https: bool) -> DefaultHeaders {
         ));
     }
     headers
+}
+
+/// Largest total size of the request headers we serve (names and values); a real
+/// browser or app sends well under 8 KiB. Beyond: 431 (RFC 6585 section 5).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Longest request target (path and query) we serve. Beyond: 414 (RFC 9110 section 15.5.15).
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// Bounds headers and request targets, and renders every 4xx that actix itself produces
+/// (payload limits of raw bodies, unknown methods, malformed requests) in our formats:
+/// the JSON envelope for APIs, the error page for browsers.
+pub async fn uniform_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    let refusal = if req.uri().to_string().len() > MAX_URI_BYTES {
+        Some(StatusCode::URI_TOO_LONG)
+    } else if header_bytes > MAX_HEADER_BYTES {
+        Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+    } else {
+        None
+    };
+    if let Some(status) = refusal {
+        let response = render(status, is_api_path(req.path()));
+        return Ok(req.into_response(response));
+    }
+    let res = next.call(req).await?;
+    let status = res.status();
+    let is_ours = res
+        .response()
+        .error()
+        .is_none_or(|e| e.as_error::<ApiError>().is_some() || e.as_error::<PageError>().is_some());
+    if is_ours || !status.is_client_error() {
+        return Ok(res.map_into_boxed_body());
+    }
+    let is_api = is_api_path(res.request().path());
+    let (req, _) = res.into_parts();
+    Ok(ServiceResponse::new(req, render(status, is_api)))
+}
+
+/// Our rendering of a client error actix produced.
+fn render(status: StatusCode, is_api: bool) -> HttpResponse {
+    let (code, description) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "The request body has a content type this endpoint does not take.",
+        ),
+        StatusCode::URI_TOO_LONG => ("uri_too_long", "The request URL is too long."),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            ("headers_too_large", "The request headers are too large.")
+        }
+        StatusCode::NOT_FOUND => ("not_found", "There is nothing at this address."),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "This address does not take this HTTP method.",
+        ),
+        _ => ("invalid_request", "The request could not be read."),
+    };
+    if is_api {
+        ApiError::new(status, code, description).error_response()
+    } else {
+        PageError::new(
+            status,
+            code,
+            "This request could not be handled",
+            "What was sent is too large, incomplete or damaged. Go back, reload the page and try again.",
+        )
+        .error_response()
+    }
 }

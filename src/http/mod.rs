@@ -12,6 +12,8 @@ use actix_web::error::{JsonPayloadError, UrlencodedError};
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 use std::future::{Ready, ready};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 pub use error::{ApiError, PageError};
 pub use middleware::RequestId;
@@ -32,37 +34,40 @@ pub fn is_api_path(path: &str) -> bool {
 
 /// Limits and clear errors for JSON, form, query and path extraction.
 pub fn configure_extractors(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(max_body_bytes)
-            .error_handler(|err, _req| json_error(&err).into()),
-    )
-    .app_data(
-        web::FormConfig::default()
-            .limit(max_body_bytes)
-            .error_handler(|err, req| form_error(&err, req)),
-    )
-    .app_data(web::QueryConfig::default().error_handler(|err, req| {
-        let description = format!("The query string is not valid: {err}");
-        if is_api_path(req.path()) {
-            ApiError::bad_request("invalid_request", description).into()
-        } else {
-            PageError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "This link is not valid",
-                "The address you followed is incomplete or damaged. Go back and try again.",
-            )
-            .into()
-        }
-    }))
-    .app_data(web::PathConfig::default().error_handler(|_err, req| {
-        if is_api_path(req.path()) {
-            ApiError::not_found().into()
-        } else {
-            PageError::not_found().into()
-        }
-    }));
+    // Raw bodies (`web::Bytes`, e.g. the unlink selection): the same bound; an overflow
+    // is rendered by `middleware::uniform_errors`.
+    cfg.app_data(web::PayloadConfig::default().limit(max_body_bytes))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(max_body_bytes)
+                .error_handler(|err, _req| json_error(&err).into()),
+        )
+        .app_data(
+            web::FormConfig::default()
+                .limit(max_body_bytes)
+                .error_handler(|err, req| form_error(&err, req)),
+        )
+        .app_data(web::QueryConfig::default().error_handler(|err, req| {
+            let description = format!("The query string is not valid: {err}");
+            if is_api_path(req.path()) {
+                ApiError::bad_request("invalid_request", description).into()
+            } else {
+                PageError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "This link is not valid",
+                    "The address you followed is incomplete or damaged. Go back and try again.",
+                )
+                .into()
+            }
+        }))
+        .app_data(web::PathConfig::default().error_handler(|_err, req| {
+            if is_api_path(req.path()) {
+                ApiError::not_found().into()
+            } else {
+                PageError::not_found().into()
+            }
+        }));
 }
 
 fn json_error(err: &JsonPayloadError) -> ApiError {
@@ -124,7 +129,51 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, actix_web::Erro
     }
 }
 
-/// Who sent a request, for the audit trail.
+/// The reverse proxies whose `X-Forwarded-For` we believe (`server.trusted_proxies`),
+/// registered as app data. Empty (the default): the TCP peer is the client.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(pub Arc<[IpAddr]>);
+
+/// The client's address: the TCP peer, unless the peer is a trusted proxy; then the
+/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries left of
+/// it were written by the client and prove nothing). A garbled entry ends the walk at the
+/// last trusted hop, so a client cannot pick its own address by sending nonsense.
+pub fn client_address<'h>(
+    peer: Option<IpAddr>,
+    forwarded_for: impl IntoIterator<Item = &'h str>,
+    trusted: &[IpAddr],
+) -> Option<IpAddr> {
+    let mut client = peer?;
+    if !trusted.contains(&client) {
+        return Some(client);
+    }
+    let hops: Vec<&str> = forwarded_for
+        .into_iter()
+        .flat_map(|header| header.split(','))
+        .collect();
+    for hop in hops.iter().rev().take(MAX_FORWARDED_HOPS) {
+        let Some(addr) = parse_hop(hop.trim()) else {
+            break;
+        };
+        client = addr;
+        if !trusted.contains(&addr) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+/// Most `X-Forwarded-For` entries looked at; a real chain has one or two.
+const MAX_FORWARDED_HOPS: usize = 16;
+
+/// One `X-Forwarded-For` entry: an address, optionally with a port (`[v6]:port`, `v4:port`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
+}
+
+/// Who sent a request, for the audit trail and the per-address rate limits.
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
     pub ip: Option<String>,
@@ -143,7 +192,15 @@ impl FromRequest for RequestContext {
             .and_then(|v| v.to_str().ok())
             .map(|v| v.chars().take(256).collect());
         ready(Ok(Self {
-            ip: req.peer_addr().map(|a| a.ip().to_string()),
+            ip: client_address(
+                req.peer_addr().map(|a| a.ip()),
+                req.headers()
+                    .get_all("x-forwarded-for")
+                    .filter_map(|v| v.to_str().ok()),
+                req.app_data::<TrustedProxies>()
+                    .map_or(&[][..], |t| &t.0[..]),
+            )
+            .map(|ip| ip.to_string()),
             user_agent,
             request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
         }))
@@ -157,4 +214,70 @@ pub async fn stylesheet() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header(("Cache-Control", "public, max-age=3600"))
         .body(include_str!("../../static/style.css"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_address;
+    use proptest::prelude::*;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn without_trusted_proxies_the_peer_is_the_client() {
+        let peer = Some(ip("192.0.2.1"));
+        assert_eq!(client_address(peer, ["203.0.113.9"], &[]), peer);
+        assert_eq!(client_address(None, ["203.0.113.9"], &[]), None);
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_right_most_untrusted_hop_is_the_client() {
+        let proxy = ip("10.0.0.1");
+        let trusted = [proxy, ip("10.0.0.2")];
+        let got = |xff: &[&str]| client_address(Some(proxy), xff.iter().copied(), &trusted);
+        assert_eq!(got(&["203.0.113.9"]), Some(ip("203.0.113.9")));
+        // The client wrote the left-most entry itself: ignored.
+        assert_eq!(got(&["198.51.100.1, 203.0.113.9"]), Some(ip("203.0.113.9")));
+        assert_eq!(
+            got(&["198.51.100.1", "203.0.113.9, 10.0.0.2"]),
+            Some(ip("203.0.113.9"))
+        );
+        assert_eq!(got(&["[2001:db8::1]:4711"]), Some(ip("2001:db8::1")));
+        assert_eq!(got(&["203.0.113.9:4711"]), Some(ip("203.0.113.9")));
+        // No header, or garbage: the proxy itself (a shared bucket, never a chosen one).
+        assert_eq!(got(&[]), Some(proxy));
+        assert_eq!(got(&["unknown"]), Some(proxy));
+        assert_eq!(got(&["203.0.113.9, nonsense"]), Some(proxy));
+    }
+
+    proptest! {
+        #[test]
+        fn an_untrusted_peer_cannot_choose_its_address(
+            headers in proptest::collection::vec(".{0,60}", 0..4),
+            a in any::<[u8; 4]>(),
+        ) {
+            let peer = IpAddr::from(a);
+            let trusted = [ip("10.0.0.1")];
+            prop_assume!(!trusted.contains(&peer));
+            let got = client_address(Some(peer), headers.iter().map(String::as_str), &trusted);
+            prop_assert_eq!(got, Some(peer));
+        }
+
+        #[test]
+        fn behind_a_proxy_the_answer_is_the_proxy_or_a_listed_address(
+            headers in proptest::collection::vec("[0-9a-f.:, \\[\\]]{0,60}", 0..4),
+        ) {
+            let proxy = ip("10.0.0.1");
+            let got = client_address(Some(proxy), headers.iter().map(String::as_str), &[proxy]);
+            let got = got.unwrap();
+            let listed = headers
+                .iter()
+                .flat_map(|h| h.split(','))
+                .any(|hop| super::parse_hop(hop.trim()) == Some(got));
+            prop_assert!(got == proxy || listed);
+        }
+    }
 }

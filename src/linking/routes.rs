@@ -10,7 +10,7 @@ use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
 
 use crate::accounts::{self, ProductKind};
 use crate::devices::{SecretCode, SecretCodeError};
-use crate::http::{ApiError, RequestContext, rate_limit};
+use crate::http::{ApiError, RequestContext, rate_limit, redirect_uri};
 use crate::mail;
 use crate::startup::AppState;
 use crate::tokens::guard::{self, ProofRequirements};
@@ -95,6 +95,16 @@ async fn create_link(
     body: web::Json<CreateLink>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
+    let limit = state.settings.linking.link_creations_per_minute_per_address;
+    let bucket = format!("link:ip:{}", ctx.ip.as_deref().unwrap_or("-"));
+    let now = now();
+    if let Some(retry) = state
+        .db
+        .run(move |conn| rate_limit::hit(conn, &bucket, limit, 60, now))
+        .await?
+    {
+        return Err(rate_limit::too_many_requests(retry));
+    }
     let body = body.into_inner();
     let name = DeviceName::try_from(body.device_name.as_str())
         .map_err(|m| ApiError::bad_request("invalid_device_name", m))?;
@@ -113,11 +123,18 @@ async fn create_link(
                     ));
                 }
             };
+            let registered: Vec<String> = state
+                .settings
+                .linking
+                .app_redirect_uris
+                .iter()
+                .map(|u| u.as_str().to_owned())
+                .collect();
             let redirect = body
                 .app_redirect_uri
                 .as_deref()
+                .filter(|u| redirect_uri::is_registered(&registered, u))
                 .and_then(|u| url::Url::parse(u).ok())
-                .filter(|u| state.settings.linking.app_redirect_uris.contains(u))
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_redirect_uri",
@@ -153,7 +170,6 @@ async fn create_link(
         app_redirect_uri,
     };
     let ttl = state.settings.linking.link_session_ttl_secs;
-    let now = now();
     let link = state
         .db
         .run(move |conn| Ok(service::create_link(conn, &new, ttl, &ctx, now)))

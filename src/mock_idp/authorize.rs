@@ -152,12 +152,14 @@ pub fn parse_request(
     let Some(raw_redirect_uri) = params.get("redirect_uri") else {
         return untrusted("The request has no redirect_uri.");
     };
-    // Exact string comparison with the registered URI (RFC 9700 §2.1, OIDC Core §3.1.2.1).
-    let Some(redirect_uri) = client
-        .redirect_uris
-        .iter()
-        .find(|registered| registered.as_str() == raw_redirect_uri)
-    else {
+    // Exact string comparison with the registered URI (RFC 9700 §2.1, OIDC Core §3.1.2.1),
+    // by the same pure rule as devicelink's (a function, no shared state).
+    let Some(redirect_uri) = client.redirect_uris.iter().find(|registered| {
+        crate::http::redirect_uri::is_registered(
+            &[registered.as_str().to_owned()],
+            raw_redirect_uri,
+        )
+    }) else {
         return untrusted("The redirect_uri is not registered for this application.");
     };
 

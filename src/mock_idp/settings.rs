@@ -76,6 +76,10 @@ pub struct MockFaults {
     /// Report `auth_time` this many seconds before the real authentication.
     #[serde(default)]
     pub auth_time_backdate_secs: i64,
+    /// Shift `iat` and `exp` of ID tokens by this many seconds (a provider clock that is
+    /// ahead, or behind when negative).
+    #[serde(default)]
+    pub id_token_clock_skew_secs: i64,
 }
 
 /// A registered relying party. Without `client_secret` it is a public client (PKCE required).

@@ -383,6 +383,8 @@ fn id_token(
     now: DateTime<Utc>,
 ) -> Result<String, OAuthError> {
     let lifetime = seconds(settings.id_token_lifetime_secs);
+    // Fault switch: the provider's clock is off.
+    let now = now + Duration::seconds(settings.faults.id_token_clock_skew_secs);
     // Fault switch: a token that expired a minute ago.
     let (iat, exp) = if identity.expired_id_token {
         (
