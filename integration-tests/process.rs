@@ -91,6 +91,11 @@ impl Deployment {
             ("MAIL__FILE_DIR", dir.join("mail").display().to_string()),
             ("MAIL__POLL_INTERVAL_MS", "100".to_owned()),
             ("LINKING__QR_REDEMPTIONS_PER_MINUTE", "1000".to_owned()),
+            // Load from one loopback address: the abuse limits have their own tests.
+            (
+                "LINKING__LINK_CREATIONS_PER_MINUTE_PER_ADDRESS",
+                "10000".to_owned(),
+            ),
             ("TOKENS__UNLOCK_PER_MINUTE_PER_ADDRESS", "1000".to_owned()),
             ("TOKENS__UNLOCK_PER_MINUTE_PER_DEVICE", "1000".to_owned()),
             ("LOG__LEVEL", "info,actix_server=warn".to_owned()),
