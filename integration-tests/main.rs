@@ -14,6 +14,7 @@ mod linking;
 mod luxtrust;
 mod mail;
 mod manage;
+mod metrics;
 mod mock_idp;
 mod portal;
 mod provider;

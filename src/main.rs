@@ -169,7 +169,8 @@ fn device(command: DeviceCommand) -> ExitCode {
 fn mail(command: &MailCommand, settings: &Settings) -> ExitCode {
     match command {
         MailCommand::Status => {
-            let report = Db::open(&settings.database)
+            // Read-only: never migrates the database it looks at.
+            let report = Db::connect(&settings.database)
                 .map_err(anyhow::Error::from)
                 .and_then(|db| {
                     db.run_blocking(devicelink::mail::report::load_status)

@@ -156,9 +156,9 @@ pub enum OpenError {
 }
 
 impl Db {
-    /// Opens the pool (failing fast if the database cannot be reached) and applies
-    /// pending migrations.
-    pub fn open(settings: &DatabaseSettings) -> Result<Self, OpenError> {
+    /// Opens the pool without touching the schema (read-only operator tools such as
+    /// `devicelink mail status`).
+    pub fn connect(settings: &DatabaseSettings) -> Result<Self, OpenError> {
         let kind = DatabaseKind::from_url(&settings.url)?;
         if let DatabaseKind::Sqlite(path) = &kind {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -194,7 +194,13 @@ impl Db {
                 url: redact_url(&settings.url),
                 reason: e.to_string(),
             })?;
-        let db = Self { pool, is_sqlite };
+        Ok(Self { pool, is_sqlite })
+    }
+
+    /// Opens the pool (failing fast if the database cannot be reached) and applies
+    /// pending migrations.
+    pub fn open(settings: &DatabaseSettings) -> Result<Self, OpenError> {
+        let db = Self::connect(settings)?;
         db.migrate().map_err(|e| OpenError::Migrate {
             url: redact_url(&settings.url),
             reason: e.to_string(),
