@@ -50,6 +50,7 @@ fn assertion_key() -> &'static SigningKey {
 async fn spawn(backend: Backend) -> Option<TestApp> {
     spawn_app_with_settings(backend, |s| {
         s.provider.key_refresh_secs = 1;
+        s.provider.token_requests_per_minute_per_client = 40;
         let mut confidential = client(CLIENT_ID);
         confidential.secret = Some(CLIENT_SECRET.to_owned());
         confidential.audiences = vec![API.to_owned()];
@@ -103,6 +104,8 @@ provider_tests!(
     logout_ends_the_session_and_returns_to_the_registered_uri,
     a_portal_signs_in_with_the_mobile_app_and_unlinking_revokes_the_sign_in,
     a_refusal_in_the_app_ends_with_access_denied,
+    the_cli_approves_a_sign_in_from_a_png_of_the_qr_code,
+    the_token_endpoint_limits_requests_per_client,
 );
 
 fn query(url: &Url, name: &str) -> Option<String> {
@@ -565,19 +568,25 @@ async fn key_rotation_keeps_earlier_tokens_valid_until_they_expire(app: TestApp)
     let old_access = before["access_token"].as_str().unwrap().to_owned();
     let old_kid = kid_of(&old_access);
     // `devicelink keys rotate`, run against the same database.
-    let db = devicelink::db::Db::open(&app.settings.database).unwrap();
-    let now = chrono::Utc::now().naive_utc();
-    let retire_after = now + devicelink::provider::key_retention(&app.settings);
-    let new_kid = db
-        .run_blocking(move |conn| {
-            Ok(devicelink::tokens::access::rotate_signing_key(conn, now, retire_after).unwrap())
-        })
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_devicelink"))
+        .env_remove("DEVICELINK_CONFIG")
+        .env("DEVICELINK__DATABASE__URL", &app.settings.database.url)
+        .args(["keys", "rotate"])
+        .output()
+        .await
         .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let published = jwks(&app).await;
+    assert_eq!(published.len(), 2);
+    let new_kid = published.iter().find(|k| **k != old_kid).unwrap().clone();
     assert!(published.contains(&old_kid) && published.contains(&new_kid));
     // The running server picks the new key up without a restart.
     let mut signed_with_new = false;
-    for _ in 0..50 {
+    for _ in 0..30 {
         let code = query(
             &until_redirect(&app, &app.client, &authorize_url(&app, CLIENT_ID, &[])).await,
             "code",
@@ -790,4 +799,61 @@ async fn a_refusal_in_the_app_ends_with_access_denied(app: TestApp) {
         Some("access_denied")
     );
     assert_eq!(app.count_rows("provider_codes"), 0);
+}
+
+async fn the_cli_approves_a_sign_in_from_a_png_of_the_qr_code(app: TestApp) {
+    let device = app.linked_device("marie", "482913", false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    device.save(&state).unwrap();
+    let (browser, request, scanned) = app_sign_in_page(&app).await;
+    let png = dir.path().join("qr.png");
+    std::fs::write(&png, devicelink::linking::render::png(&scanned).unwrap()).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_devicelink"))
+        .env_remove("DEVICELINK_CONFIG")
+        .env_remove("DEVICELINK_SECRET_CODE")
+        .args(["device", "approve", "--qr"])
+        .arg(&png)
+        .args(["--secret-code", "482913", "--state"])
+        .arg(&state)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Portal portal asks to sign you in"),
+        "{stdout}"
+    );
+    assert_eq!(approval_state(&app, &browser, &request).await, "approved");
+}
+
+async fn the_token_endpoint_limits_requests_per_client(app: TestApp) {
+    let mut last = None;
+    for _ in 0..41 {
+        let res = http_client()
+            .post(app.url("/oidc/token"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", "no-such-code"),
+                ("redirect_uri", REDIRECT_URI),
+                ("client_id", PUBLIC_ID),
+                (
+                    "code_verifier",
+                    "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                ),
+            ])
+            .send()
+            .await
+            .unwrap();
+        last = Some(res);
+    }
+    let res = last.unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "rate_limited");
 }

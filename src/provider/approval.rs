@@ -134,7 +134,7 @@ async fn show_code(
         &AppApprovalPage {
             nav: None,
             client_name: client.name,
-            request_id: row.id_hash,
+            request_id: query.request.clone(),
             qr_png: STANDARD.encode(png),
             ttl_minutes: (ttl + 59) / 60,
         },
@@ -160,7 +160,7 @@ async fn bound_outcome(
     let session = crate::portal::routes::current_session(state, req)
         .await?
         .ok_or_else(request_gone)?;
-    let id = id.to_owned();
+    let id = hash_token(id);
     let found = state
         .db
         .run(move |conn| {

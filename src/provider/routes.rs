@@ -303,7 +303,8 @@ async fn authorize(
     let session = current_session(&state, &req).await?;
     let request_id = session::random_token();
     let row = RequestRow {
-        id_hash: request_id.clone(),
+        // The browser holds the id; the database only its SHA-256.
+        id_hash: session::hash_token(&request_id),
         client_id: client.client_id.clone(),
         redirect_uri: validated.redirect_uri.clone(),
         scope: validated.scope.join(" "),
@@ -355,6 +356,7 @@ async fn authorize(
                 device_id: None,
             };
             continue_signed_in(
+                &request_id,
                 &state,
                 &client,
                 row,
@@ -375,7 +377,7 @@ async fn authorize(
                     "the citizen must sign in at devicelink",
                 );
             }
-            choose_page(&state, &client, &row, session).await
+            choose_page(&state, &client, &row, &request_id, session).await
         }
     }
 }
@@ -393,6 +395,7 @@ async fn choose_page(
     state: &AppState,
     client: &ClientSettings,
     row: &RequestRow,
+    request_id: &str,
     session: Option<BrowserSession>,
 ) -> Result<HttpResponse, PageError> {
     let acr_values = split(row.acr_values.as_deref());
@@ -433,7 +436,7 @@ async fn choose_page(
         &ChoosePage {
             nav: None,
             client_name: client.name.clone(),
-            request_id: row.id_hash.clone(),
+            request_id: request_id.to_owned(),
             eaccess,
             app,
         },
@@ -447,7 +450,12 @@ async fn choose_page(
 }
 
 /// The citizen is authenticated: ask for consent if needed, otherwise issue the code.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one step of the flow, all of it needed"
+)]
 async fn continue_signed_in(
+    request_id: &str,
     state: &AppState,
     client: &ClientSettings,
     row: RequestRow,
@@ -485,7 +493,7 @@ async fn continue_signed_in(
             &ConsentPage {
                 nav: None,
                 client_name: client.name.clone(),
-                request_id: row.id_hash.clone(),
+                request_id: request_id.to_owned(),
                 csrf_token: session.csrf_token.clone(),
                 items: scope_items(&split(Some(&row.scope))),
             },
@@ -544,7 +552,7 @@ pub(crate) async fn bound_request(
     let session = current_session(state, req)
         .await?
         .ok_or_else(request_gone)?;
-    let id = id.to_owned();
+    let id = session::hash_token(id);
     let now = now();
     let row = state
         .db
@@ -597,7 +605,7 @@ async fn broker_to_eaccess(
             .with_cause(e)
         })?;
     let settings = state.settings.clone();
-    let purpose = format!("{PURPOSE}:{}", row.id_hash);
+    let purpose = format!("{PURPOSE}:{}", query.request);
     let now = now();
     state
         .db
@@ -619,7 +627,11 @@ pub fn after_eaccess_sign_in(
     id: &str,
     new_session_token: &str,
 ) -> Result<String, StoreError> {
-    store::bind_request_session(conn, id, &session::hash_token(new_session_token))?;
+    store::bind_request_session(
+        conn,
+        &session::hash_token(id),
+        &session::hash_token(new_session_token),
+    )?;
     let mut url = url::Url::parse("http://x/oidc/authorize/resume")
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     url.query_pairs_mut().append_pair("request", id);
@@ -671,7 +683,17 @@ async fn resume(
         amr,
         device_id: None,
     };
-    continue_signed_in(&state, &client, row, &session, authenticated, false, ctx).await
+    continue_signed_in(
+        &query.request,
+        &state,
+        &client,
+        row,
+        &session,
+        authenticated,
+        false,
+        ctx,
+    )
+    .await
 }
 
 /// The citizen cancelled on the choice page: `access_denied` to the portal.

@@ -1,7 +1,8 @@
 -- The OpenID Connect provider for other portals (docs/oidc-provider.md).
 
 -- Authorization requests in flight: kept server-side while the citizen signs in (at
--- eAccess or with the app) and consents, so any instance can resume them. `status`
+-- eAccess or with the app) and consents, so any instance can resume them (the browser
+-- holds the request id, the table its SHA-256). `status`
 -- goes pending -> completed | denied, once (a conditional UPDATE). The app approval
 -- of the "Sign in with your mobile app" method lives here too: a single-use code shown
 -- as a QR code (only its SHA-256 is kept) and its own small state machine
