@@ -8,6 +8,8 @@ pub mod db;
 pub mod device_client;
 pub mod devices;
 pub mod eaccess;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod janitor;
 pub mod linking;

@@ -1,0 +1,3 @@
+#![no_main]
+// Harness: devicelink::fuzzing::dpop_proof (also run by the property tests in `cargo test`).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| devicelink::fuzzing::dpop_proof(data));
