@@ -221,18 +221,115 @@ async fn two_instances_racing_for_one_qr_code_or_one_refresh_token_have_one_winn
         device.unlock_with_secret_code(CODE).await.unwrap();
         assert_invariants(app);
     }
-
-    // The provider's authorization code (`/oidc/token`) is built on another branch:
-    // the same race for one code belongs here once it is merged
-    // (see the TODO below).
 }
 
-// TODO(coordinator, after merging the OIDC provider): two instances racing for one
-// authorization code at `/oidc/token` must yield exactly one token response and one
-// `invalid_grant`. Build it like the refresh race above: one authorization code from
-// `/oidc/authorize` via the balancer on A, then `tokio::join!` of two token requests
-// with `Route::RoundRobin(vec![B, C])`, and count issued tokens in the database.
-// Name it `two_instances_racing_for_one_authorization_code_have_one_winner`.
+const PORTAL: &str = "race-portal";
+const PORTAL_SECRET: &str = "race-portal-secret-0123456789";
+const PORTAL_CALLBACK: &str = "http://127.0.0.1:9/portal/callback";
+
+/// A code from `/oidc/authorize` for the signed-in citizen, with consent given.
+async fn authorization_code(app: &crate::helpers::TestApp) -> String {
+    let mut next = url::Url::parse(&app.url("/oidc/authorize")).unwrap();
+    next.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", PORTAL)
+        .append_pair("redirect_uri", PORTAL_CALLBACK)
+        .append_pair("scope", "openid")
+        .append_pair("state", "s")
+        .append_pair("nonce", "n");
+    let mut res = app.client.get(next).send().await.unwrap();
+    for _ in 0..10 {
+        if res.status() == 303 {
+            let next = crate::helpers::location(&res);
+            if next.as_str().starts_with(PORTAL_CALLBACK) {
+                return next
+                    .query_pairs()
+                    .find(|(k, _)| k == "code")
+                    .map(|(_, v)| v.into_owned())
+                    .expect("a code");
+            }
+            res = app.client.get(next).send().await.unwrap();
+            continue;
+        }
+        let page = res.text().await.unwrap();
+        assert!(page.contains("consent-allow"), "the consent page: {page}");
+        res = app
+            .client
+            .post(app.url("/oidc/authorize/consent"))
+            .form(&[
+                (
+                    "csrf_token",
+                    crate::helpers::hidden_value(&page, "csrf_token"),
+                ),
+                ("request", crate::helpers::hidden_value(&page, "request")),
+                ("decision", "allow".to_owned()),
+            ])
+            .send()
+            .await
+            .unwrap();
+    }
+    panic!("no code after ten steps");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_racing_for_one_authorization_code_have_one_winner() {
+    let Some(cluster) = cluster(|d| {
+        // Clients are registered in a configuration file shared by every instance.
+        let file = d.dir.join("provider.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[[provider.clients]]\nclient_id = \"{PORTAL}\"\nname = \"Race portal\"\n\
+                 secret = \"{PORTAL_SECRET}\"\nredirect_uris = [\"{PORTAL_CALLBACK}\"]\n"
+            ),
+        )
+        .unwrap();
+        d.vars
+            .push(("DEVICELINK_CONFIG".to_owned(), file.display().to_string()));
+    })
+    .await
+    else {
+        return;
+    };
+    let (app, lb) = (&cluster.app, &cluster.balancer);
+    lb.route(Route::To(A));
+    app.sign_in_registered("luc", "luxtrust_mobile").await;
+    let redeem = |code: String| async move {
+        crate::helpers::http_client()
+            .post(app.url("/oidc/token"))
+            .basic_auth(PORTAL, Some(PORTAL_SECRET))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", PORTAL_CALLBACK),
+            ])
+            .send()
+            .await
+            .unwrap()
+    };
+    for round in 0..3 {
+        lb.route(Route::To(A));
+        let code = authorization_code(app).await;
+        lb.route(Route::RoundRobin(vec![B, C]));
+        let (x, y) = tokio::join!(redeem(code.clone()), redeem(code));
+        let mut statuses = [x.status().as_u16(), y.status().as_u16()];
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            [200, 400],
+            "round {round}: exactly one code redemption wins"
+        );
+        let loser = if x.status() == 400 { x } else { y };
+        let body: Value = loser.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_grant", "{body}");
+    }
+    let served = lb.served();
+    assert!(
+        served.get(&B).copied().unwrap_or(0) >= 3 && served.get(&C).copied().unwrap_or(0) >= 3,
+        "both instances took part: {served:?}"
+    );
+    assert_invariants(app);
+}
 
 /// A device that is linked and unlocked through the cluster's balancer.
 async fn unlocked_device(

@@ -26,6 +26,18 @@ pub const INVARIANTS: &[(&str, &str)] = &[
          GROUP BY family_id HAVING COUNT(*) > 1",
     ),
     (
+        "a portal grant with more than one live refresh token",
+        "SELECT t.grant_id AS v FROM provider_refresh_tokens t \
+         JOIN provider_grants g ON g.id = t.grant_id \
+         WHERE t.spent_at IS NULL AND g.revoked_at IS NULL \
+         GROUP BY t.grant_id HAVING COUNT(*) > 1",
+    ),
+    (
+        "a portal sign-in approved on an unlinked device that still works",
+        "SELECT g.id AS v FROM provider_grants g JOIN devices d ON d.id = g.device_id \
+         WHERE d.status = 'unlinked' AND g.revoked_at IS NULL",
+    ),
+    (
         "a device key linked twice at once",
         "SELECT jkt AS v FROM devices WHERE status <> 'unlinked' \
          GROUP BY jkt HAVING COUNT(*) > 1",
