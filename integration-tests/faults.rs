@@ -502,9 +502,11 @@ fn journey_load(
         let signed_in = browser.get(callback).send().await.unwrap();
         assert_eq!(crate::helpers::location_path(&signed_in), "/dashboard");
         let mut interrupted = Vec::new();
-        let mut rounds = 0;
-        while !stop.load(Ordering::Relaxed) && rounds < 200 {
-            rounds += 1;
+        // Bounded in time, not in rounds: while an instance restarts every request fails
+        // at once, and a round count would be used up before it is back.
+        let started = std::time::Instant::now();
+        while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(120) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
             let Ok(res) = browser.get(app.url("/devices/link")).send().await else {
                 continue;
             };

@@ -50,6 +50,12 @@ impl PgDatabase {
             .expect("create the test database");
         let mut url = url::Url::parse(admin_url).expect("DEVICELINK_TEST_POSTGRES_URL is a URL");
         url.set_path(&name);
+        // Loopback: no TLS or GSSAPI negotiation. It also keeps libpq out of OpenSSL,
+        // whose exit-time cleanup crashes a connection attempt still running on a pool
+        // thread of an app that outlived its test.
+        url.query_pairs_mut()
+            .append_pair("sslmode", "disable")
+            .append_pair("gssencmode", "disable");
         Self {
             admin_url: admin_url.to_owned(),
             name,
