@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod bench_smoke;
 mod cli;
 mod device_cli;
 mod foundation;
