@@ -5,6 +5,7 @@ mod helpers;
 mod invariants;
 mod process;
 
+mod bench_smoke;
 mod cli;
 mod device_cli;
 mod faults;

@@ -64,6 +64,9 @@ enum Command {
         #[command(subcommand)]
         command: DeviceCommand,
     },
+    /// The load benchmark (docs/performance.md): starts `demo` on a fresh database,
+    /// provisions devices through the API and measures every scenario.
+    Bench(Box<devicelink::bench::BenchArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
         }
         // A client: the server's settings do not apply.
         Command::Device { command } => return device(command),
+        Command::Bench(args) => return bench(*args, cli.config),
     };
     let settings =
         match Settings::load(cli.config.as_deref()).and_then(|s| s.validate(profile).map(|()| s)) {
@@ -131,7 +135,8 @@ fn main() -> ExitCode {
             Command::Demo => demo(settings).await,
             Command::MockIdp { mock_config } => mock_idp(&mock_config).await,
             Command::Device { command } => devicelink::device_client::cli::run(command).await,
-            Command::Mail { .. } => Ok(()),
+            // Handled before the runtime starts.
+            Command::Mail { .. } | Command::Bench(_) => Ok(()),
         }
     });
     match result {
@@ -190,6 +195,29 @@ fn mail(command: &MailCommand, settings: &Settings) -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// `devicelink bench ...`: the load generator runs on core 0 (one thread), the server
+/// it starts on core 1.
+fn bench(args: devicelink::bench::BenchArgs, config: Option<PathBuf>) -> ExitCode {
+    let pinned = devicelink::bench::pin_self(0);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("devicelink: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(devicelink::bench::run(args, config, pinned)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("devicelink bench: {err:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -202,16 +202,18 @@ async fn check_secret_code(
         .run(move |conn| Ok(service::reserve_attempt(conn, &id, max, &who, now)))
         .await??;
     let hasher = state.secret_codes.clone();
-    let (is_right, rehashed) = web::block(move || {
-        let is_right = hasher.verify(&code, &verifier);
-        // Raised Argon2 parameters reach old verifiers at the next right code.
-        let rehashed = (is_right && hasher.needs_rehash(&verifier))
-            .then(|| hasher.hash(&code).ok())
-            .flatten();
-        (is_right, rehashed)
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let (is_right, rehashed) = state
+        .secret_codes
+        .bounded(move || {
+            let is_right = hasher.verify(&code, &verifier);
+            // Raised Argon2 parameters reach old verifiers at the next right code.
+            let rehashed = (is_right && hasher.needs_rehash(&verifier))
+                .then(|| hasher.hash(&code).ok())
+                .flatten();
+            (is_right, rehashed)
+        })
+        .await
+        .map_err(ApiError::internal)?;
     if is_right {
         if let Some(verifier) = rehashed {
             let id = device.id.clone();
@@ -476,7 +478,9 @@ async fn change_secret_code(
     let new = parse_secret_code(&body.new_secret_code)?;
     check_secret_code(&state, &device, current, &ctx).await?;
     let hasher = state.secret_codes.clone();
-    let verifier = web::block(move || hasher.hash(&new))
+    let verifier = state
+        .secret_codes
+        .bounded(move || hasher.hash(&new))
         .await
         .map_err(ApiError::internal)??;
     let now = now();

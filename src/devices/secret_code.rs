@@ -39,6 +39,8 @@ pub enum SecretCodeError {
     BadParams(String),
     #[error("hashing the secret code failed: {0}")]
     Hash(String),
+    #[error("the Argon2 threads are gone")]
+    WorkersGone,
 }
 
 /// A syntactically valid secret code: exactly six ASCII digits. `Debug` hides it.
@@ -125,6 +127,46 @@ impl Default for SecretCodeParams {
 pub struct SecretCodeHasher {
     pepper: Vec<u8>,
     params: Params,
+    /// Argon2 runs on its own threads, one per core: more evaluations at once would only
+    /// queue for the CPU, and each holds `m_cost` of memory that the allocator keeps per
+    /// thread afterwards (on the shared blocking pool the resident memory grew by about
+    /// `m_cost` per thread that ever ran one; docs/performance.md).
+    workers: std::sync::Arc<ArgonWorkers>,
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads taking jobs from one queue.
+struct ArgonWorkers {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+impl ArgonWorkers {
+    fn start(threads: usize) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..threads {
+            let rx = std::sync::Arc::clone(&rx);
+            // The threads end when the hasher (the only sender) is dropped.
+            let _ = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+        }
+        Self {
+            jobs: std::sync::Mutex::new(tx),
+        }
+    }
 }
 
 impl fmt::Debug for SecretCodeHasher {
@@ -143,9 +185,11 @@ impl SecretCodeHasher {
         }
         let params = Params::new(params.m_cost_kib, params.t_cost, params.p_cost, None)
             .map_err(|e| SecretCodeError::BadParams(e.to_string()))?;
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let hasher = Self {
             pepper: pepper.to_vec(),
             params,
+            workers: std::sync::Arc::new(ArgonWorkers::start(cores)),
         };
         hasher.argon2()?;
         Ok(hasher)
@@ -159,6 +203,25 @@ impl SecretCodeHasher {
             self.params.clone(),
         )
         .map_err(|e| SecretCodeError::BadParams(e.to_string()))
+    }
+
+    /// Runs `work` (a [`Self::hash`] or [`Self::verify`]) on the Argon2 threads, one
+    /// evaluation per core at a time.
+    pub async fn bounded<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, SecretCodeError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = tx.send(work());
+        });
+        self.workers
+            .jobs
+            .lock()
+            .map_err(|_| SecretCodeError::WorkersGone)?
+            .send(job)
+            .map_err(|_| SecretCodeError::WorkersGone)?;
+        rx.await.map_err(|_| SecretCodeError::WorkersGone)
     }
 
     /// A new verifier for `code`, e.g. `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.

@@ -398,7 +398,9 @@ async fn set_secret_code(
             .await??;
     }
     let hasher = state.secret_codes.clone();
-    let verifier = web::block(move || hasher.hash(&code))
+    let verifier = state
+        .secret_codes
+        .bounded(move || hasher.hash(&code))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
