@@ -106,6 +106,7 @@ provider_tests!(
     a_refusal_in_the_app_ends_with_access_denied,
     the_cli_approves_a_sign_in_from_a_png_of_the_qr_code,
     the_token_endpoint_limits_requests_per_client,
+    consent_needs_the_csrf_token_and_a_refusal_is_access_denied,
 );
 
 fn query(url: &Url, name: &str) -> Option<String> {
@@ -856,4 +857,44 @@ async fn the_token_endpoint_limits_requests_per_client(app: TestApp) {
     assert_eq!(res.status(), 429);
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "rate_limited");
+}
+
+async fn consent_needs_the_csrf_token_and_a_refusal_is_access_denied(app: TestApp) {
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    let res = app
+        .get(&authorize_url(&app, CLIENT_ID, &[]).replace(&app.address, ""))
+        .await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    let request = hidden_value(&page, "request");
+    let res = app
+        .client
+        .post(app.url("/oidc/authorize/consent"))
+        .form(&[
+            ("csrf_token", "forged"),
+            ("request", request.as_str()),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(app.count_rows("provider_consents"), 0);
+    let res = app
+        .client
+        .post(app.url("/oidc/authorize/consent"))
+        .form(&[
+            ("csrf_token", hidden_value(&page, "csrf_token").as_str()),
+            ("request", request.as_str()),
+            ("decision", "deny"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let back = location(&res);
+    assert_eq!(query(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query(&back, "state").as_deref(), Some("st-1"));
+    assert_eq!(app.count_rows("provider_consents"), 0);
+    assert_eq!(app.count_rows("provider_codes"), 0);
 }
