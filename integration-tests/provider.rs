@@ -107,6 +107,7 @@ provider_tests!(
     the_cli_approves_a_sign_in_from_a_png_of_the_qr_code,
     the_token_endpoint_limits_requests_per_client,
     consent_needs_the_csrf_token_and_a_refusal_is_access_denied,
+    a_new_citizen_registers_and_the_portal_sign_in_continues,
 );
 
 fn query(url: &Url, name: &str) -> Option<String> {
@@ -897,4 +898,59 @@ async fn consent_needs_the_csrf_token_and_a_refusal_is_access_denied(app: TestAp
     assert_eq!(query(&back, "state").as_deref(), Some("st-1"));
     assert_eq!(app.count_rows("provider_consents"), 0);
     assert_eq!(app.count_rows("provider_codes"), 0);
+}
+
+async fn a_new_citizen_registers_and_the_portal_sign_in_continues(app: TestApp) {
+    let browser = http_client();
+    let page = browser
+        .get(authorize_url(&app, CLIENT_ID, &[]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let broker = attr(&page, "id=\"sign-in-eaccess\" href");
+    let res = browser.get(app.url(&broker)).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let callback = devicelink::mock_idp::script::complete_login(
+        &browser,
+        &location(&res),
+        "jean",
+        "luxtrust_scan",
+    )
+    .await
+    .unwrap();
+    let res = browser.get(callback).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let register = location(&res);
+    assert_eq!(register.path(), "/register");
+    let form = browser
+        .get(register)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let res = browser
+        .post(app.url("/register"))
+        .form(&[
+            ("csrf_token", hidden_value(&form, "csrf_token").as_str()),
+            ("continue", hidden_value(&form, "continue").as_str()),
+            ("email", "jean@example.lu"),
+            ("accept_terms", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let resume = location(&res);
+    assert_eq!(resume.path(), "/oidc/authorize/resume");
+    let back = until_redirect(&app, &browser, resume.as_str()).await;
+    assert_eq!(query(&back, "state").as_deref(), Some("st-1"));
+    assert_eq!(
+        redeem(&app, &query(&back, "code").unwrap()).await.status(),
+        200
+    );
 }
