@@ -106,6 +106,8 @@ provider_tests!(
     a_refusal_in_the_app_ends_with_access_denied,
     the_cli_approves_a_sign_in_from_a_png_of_the_qr_code,
     the_token_endpoint_limits_requests_per_client,
+    consent_needs_the_csrf_token_and_a_refusal_is_access_denied,
+    a_new_citizen_registers_and_the_portal_sign_in_continues,
 );
 
 fn query(url: &Url, name: &str) -> Option<String> {
@@ -856,4 +858,99 @@ async fn the_token_endpoint_limits_requests_per_client(app: TestApp) {
     assert_eq!(res.status(), 429);
     assert!(res.headers().contains_key("retry-after"));
     assert_eq!(res.json::<Value>().await.unwrap()["error"], "rate_limited");
+}
+
+async fn consent_needs_the_csrf_token_and_a_refusal_is_access_denied(app: TestApp) {
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    let res = app
+        .get(&authorize_url(&app, CLIENT_ID, &[]).replace(&app.address, ""))
+        .await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    let request = hidden_value(&page, "request");
+    let res = app
+        .client
+        .post(app.url("/oidc/authorize/consent"))
+        .form(&[
+            ("csrf_token", "forged"),
+            ("request", request.as_str()),
+            ("decision", "allow"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(app.count_rows("provider_consents"), 0);
+    let res = app
+        .client
+        .post(app.url("/oidc/authorize/consent"))
+        .form(&[
+            ("csrf_token", hidden_value(&page, "csrf_token").as_str()),
+            ("request", request.as_str()),
+            ("decision", "deny"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let back = location(&res);
+    assert_eq!(query(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(query(&back, "state").as_deref(), Some("st-1"));
+    assert_eq!(app.count_rows("provider_consents"), 0);
+    assert_eq!(app.count_rows("provider_codes"), 0);
+}
+
+async fn a_new_citizen_registers_and_the_portal_sign_in_continues(app: TestApp) {
+    let browser = http_client();
+    let page = browser
+        .get(authorize_url(&app, CLIENT_ID, &[]))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let broker = attr(&page, "id=\"sign-in-eaccess\" href");
+    let res = browser.get(app.url(&broker)).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let callback = devicelink::mock_idp::script::complete_login(
+        &browser,
+        &location(&res),
+        "jean",
+        "luxtrust_scan",
+    )
+    .await
+    .unwrap();
+    let res = browser.get(callback).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let register = location(&res);
+    assert_eq!(register.path(), "/register");
+    let form = browser
+        .get(register)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let res = browser
+        .post(app.url("/register"))
+        .form(&[
+            ("csrf_token", hidden_value(&form, "csrf_token").as_str()),
+            ("continue", hidden_value(&form, "continue").as_str()),
+            ("email", "jean@example.lu"),
+            ("accept_terms", "yes"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let resume = location(&res);
+    assert_eq!(resume.path(), "/oidc/authorize/resume");
+    let back = until_redirect(&app, &browser, resume.as_str()).await;
+    assert_eq!(query(&back, "state").as_deref(), Some("st-1"));
+    assert_eq!(
+        redeem(&app, &query(&back, "code").unwrap()).await.status(),
+        200
+    );
 }

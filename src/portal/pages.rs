@@ -24,6 +24,8 @@ pub struct RegisterPage {
     pub csrf_token: String,
     pub terms_url: String,
     pub problem: Option<&'static str>,
+    /// A portal's sign-in to resume after registering (docs/oidc-provider.md).
+    pub continue_request: Option<String>,
 }
 
 pub struct EspaceRow {

@@ -314,16 +314,27 @@ async fn eaccess_callback(
     };
     // Signed in for a portal's authorization request: resume it (docs/oidc-provider.md).
     let target = match provider_request {
-        Some(id) if target == "/dashboard" => {
+        Some(id) => {
             let new_token = token.clone();
-            state
-                .db
-                .run(move |conn| {
-                    crate::provider::routes::after_eaccess_sign_in(conn, &id, &new_token)
-                })
-                .await?
+            let resume = {
+                let id = id.clone();
+                state
+                    .db
+                    .run(move |conn| {
+                        crate::provider::routes::after_eaccess_sign_in(conn, &id, &new_token)
+                    })
+                    .await?
+            };
+            if target == "/dashboard" {
+                resume
+            } else {
+                // Register first, then the portal's sign-in continues.
+                let mut url = url::Url::parse("http://x/register").map_err(PageError::internal)?;
+                url.query_pairs_mut().append_pair("continue", &id);
+                format!("{}?{}", url.path(), url.query().unwrap_or_default())
+            }
         }
-        _ => target,
+        None => target,
     };
     let mut response = see_other(&target);
     response
@@ -419,8 +430,10 @@ fn register_page(
     identity: &EaccessIdentity,
     email: String,
     problem: Option<&'static str>,
+    continue_request: Option<String>,
 ) -> RegisterPage {
     RegisterPage {
+        continue_request,
         nav: None,
         given_name: identity.given_name.clone(),
         family_name: identity.family_name.clone(),
@@ -435,6 +448,7 @@ fn register_page(
 async fn registration_page(
     state: web::Data<AppState>,
     req: HttpRequest,
+    query: web::Query<ContinueQuery>,
 ) -> Result<HttpResponse, PageError> {
     let Some(session) = current_session(&state, &req).await? else {
         return Ok(see_other("/"));
@@ -448,12 +462,35 @@ async fn registration_page(
     let email = identity.email.clone().unwrap_or_default();
     html(
         StatusCode::OK,
-        &register_page(&state, &session, &identity, email, None),
+        &register_page(
+            &state,
+            &session,
+            &identity,
+            email,
+            None,
+            continue_request(query.into_inner().r#continue),
+        ),
     )
+}
+
+/// A portal's sign-in (docs/oidc-provider.md) to resume after registering.
+#[derive(Debug, Deserialize)]
+struct ContinueQuery {
+    r#continue: Option<String>,
+}
+
+fn continue_request(value: Option<String>) -> Option<String> {
+    value.filter(|v| {
+        !v.is_empty()
+            && v.len() <= 64
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 #[derive(Debug, Deserialize)]
 struct RegisterForm {
+    r#continue: Option<String>,
     csrf_token: String,
     email: String,
     accept_terms: Option<String>,
@@ -489,7 +526,14 @@ async fn submit_registration(
     if problem.is_some() {
         return html(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &register_page(&state, &session, &identity, email, problem),
+            &register_page(
+                &state,
+                &session,
+                &identity,
+                email,
+                problem,
+                continue_request(form.r#continue.clone()),
+            ),
         );
     }
     let product = identity
@@ -500,6 +544,17 @@ async fn submit_registration(
         .db
         .run(move |conn| signin::register(conn, &session, &identity, &product, &email, &ctx, now))
         .await?;
+    // Came from a portal's sign-in: continue it (the request checks this session).
+    if let Some(id) = continue_request(form.into_inner().r#continue) {
+        let mut url =
+            url::Url::parse("http://x/oidc/authorize/resume").map_err(PageError::internal)?;
+        url.query_pairs_mut().append_pair("request", &id);
+        return Ok(see_other(&format!(
+            "{}?{}",
+            url.path(),
+            url.query().unwrap_or_default()
+        )));
+    }
     Ok(see_other("/dashboard"))
 }
 
