@@ -7,6 +7,7 @@ mod process;
 
 mod bench_smoke;
 mod cli;
+mod demo_portal;
 mod device_cli;
 mod faults;
 mod foundation;

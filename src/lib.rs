@@ -6,6 +6,7 @@ pub mod audit;
 pub mod bench;
 pub mod config;
 pub mod db;
+pub mod demo_portal;
 pub mod device_client;
 pub mod devices;
 pub mod eaccess;

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use devicelink::Application;
 use devicelink::config::{Profile, Settings};
 use devicelink::db::Db;
+use devicelink::demo_portal::DemoPortalSettings;
 use devicelink::device_client::cli::DeviceCommand;
 use devicelink::mock_idp::{MockIdp, MockIdpSettings};
 
@@ -287,13 +288,28 @@ fn socket_addr_of(url: &url::Url) -> anyhow::Result<std::net::SocketAddr> {
 }
 
 async fn demo(mut settings: Settings) -> anyhow::Result<()> {
-    // A demo portal may sign citizens in through devicelink (docs/oidc-provider.md).
-    if settings.provider.clients.is_empty() {
-        settings
-            .provider
-            .clients
-            .push(devicelink::provider::demo_client());
-    }
+    // A demo portal signs citizens in through devicelink (docs/oidc-provider.md).
+    let demo_portal = if settings.provider.clients.is_empty() {
+        let client = devicelink::provider::demo_client();
+        let portal = DemoPortalSettings {
+            issuer: settings
+                .server
+                .public_url
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+            client_id: client.client_id.clone(),
+            client_secret: client.secret.clone().unwrap_or_default(),
+            public_url: DEMO_PORTAL_URL.parse()?,
+        };
+        settings.provider.clients.push(client);
+        let addr = socket_addr_of(&portal.public_url)?;
+        let listener = TcpListener::bind(addr)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for the demo portal: {e}"))?;
+        Some(devicelink::demo_portal::build(portal, listener)?)
+    } else {
+        None
+    };
     // The mock eAccess listens where the server expects eAccess, with a client whose
     // redirect URI is this server's callback.
     let issuer = settings.eaccess.issuer.clone();
@@ -324,9 +340,21 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
     println!(
         "  OIDC provider: {public_url}.well-known/openid-configuration (demo client: demo-portal)"
     );
+    if demo_portal.is_some() {
+        println!("  demo portal:   {DEMO_PORTAL_URL}   <- signs in through devicelink (OIDC)");
+    }
     println!("  database:      var/devicelink.db (SQLite)");
     println!("  Stop with Ctrl-C.");
     println!();
-    tokio::try_join!(app.run_until_stopped(), idp.run_until_stopped())?;
+    let portal = async move {
+        match demo_portal {
+            Some(server) => server.await,
+            None => Ok(()),
+        }
+    };
+    tokio::try_join!(app.run_until_stopped(), idp.run_until_stopped(), portal)?;
     Ok(())
 }
+
+/// Where `devicelink demo` serves the demo portal (a redirect URI of the demo client).
+const DEMO_PORTAL_URL: &str = "http://127.0.0.1:8090/";

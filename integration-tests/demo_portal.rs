@@ -1,0 +1,140 @@
+//! The demo portal that `devicelink demo` starts: a relying party written with the
+//! `openidconnect` crate that knows devicelink only by its discovery URL. A citizen signs
+//! in through devicelink (brokered to the mock eAccess) and the portal shows the checked
+//! ID-token claims and the userinfo answer. SQLite and PostgreSQL.
+
+use std::net::TcpListener;
+
+use devicelink::demo_portal::{self, DemoPortalSettings};
+
+use crate::helpers::{
+    Backend, TestApp, attr, hidden_value, http_client, location, spawn_app_with_settings,
+};
+
+const SECRET: &str = "demo-portal-secret-for-tests";
+
+async fn portal_and_app(backend: Backend) -> Option<(TestApp, String)> {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let portal_url = format!(
+        "http://127.0.0.1:{}/",
+        listener.local_addr().unwrap().port()
+    );
+    let callback = format!("{portal_url}callback");
+    let app = spawn_app_with_settings(backend, |s| {
+        let mut client = devicelink::provider::demo_client();
+        client.secret = Some(SECRET.to_owned());
+        client.redirect_uris = vec![callback.clone()];
+        s.provider.clients = vec![client];
+    })
+    .await?;
+    let server = demo_portal::build(
+        DemoPortalSettings {
+            issuer: app.address.clone(),
+            client_id: "demo-portal".to_owned(),
+            client_secret: SECRET.to_owned(),
+            public_url: portal_url.parse().unwrap(),
+        },
+        listener,
+    )
+    .unwrap();
+    tokio::spawn(server);
+    Some((app, portal_url))
+}
+
+/// From the portal's "Sign in" through devicelink and eAccess back to the portal.
+async fn sign_in_at_the_demo_portal(backend: Backend) {
+    let Some((app, portal)) = portal_and_app(backend).await else {
+        return;
+    };
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    // The citizen's browser at the portal: no devicelink session there yet.
+    let browser = http_client();
+    let home = browser
+        .get(&portal)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("id=\"sign-in\""), "{home}");
+    let res = browser.get(format!("{portal}login")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let authorize = location(&res);
+    assert!(
+        authorize.as_str().starts_with(&app.url("/oidc/authorize")),
+        "{authorize}"
+    );
+    let choice = browser
+        .get(authorize)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let broker = attr(&choice, "id=\"sign-in-eaccess\" href").replace("&amp;", "&");
+    let res = browser.get(app.url(&broker)).send().await.unwrap();
+    let mut next = devicelink::mock_idp::script::complete_login(
+        &browser,
+        &location(&res),
+        "marie",
+        "eid_card",
+    )
+    .await
+    .unwrap();
+    // Through devicelink's callback and the consent page back to the portal.
+    let page = loop {
+        let res = browser.get(next.clone()).send().await.unwrap();
+        if res.status() == 303 {
+            next = location(&res);
+            continue;
+        }
+        let page = res.text().await.unwrap();
+        if page.contains("consent-allow") {
+            let res = browser
+                .post(app.url("/oidc/authorize/consent"))
+                .form(&[
+                    ("csrf_token", hidden_value(&page, "csrf_token")),
+                    ("request", hidden_value(&page, "request")),
+                    ("decision", "allow".to_owned()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 303);
+            next = location(&res);
+            continue;
+        }
+        break page;
+    };
+    assert!(
+        next.as_str().starts_with(&portal),
+        "back at the portal: {next}"
+    );
+    assert!(page.contains("id=\"claims\""), "{page}");
+    assert!(
+        page.contains("urn:devicelink:acr:eaccess:eid_card"),
+        "{page}"
+    );
+    assert!(
+        page.contains("marie@example.lu"),
+        "userinfo was read: {page}"
+    );
+    assert!(page.contains(">Marie<"), "{page}");
+
+    // The same answer replayed at the portal is refused: its state was used.
+    let again = browser.get(next).send().await.unwrap();
+    assert_eq!(again.status(), 502);
+    assert!(again.text().await.unwrap().contains("already used"));
+}
+
+#[tokio::test]
+async fn a_citizen_signs_in_at_the_demo_portal_on_sqlite() {
+    sign_in_at_the_demo_portal(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_citizen_signs_in_at_the_demo_portal_on_postgresql() {
+    sign_in_at_the_demo_portal(Backend::Postgres).await;
+}
