@@ -1,8 +1,9 @@
-// Real-browser test of "Sign in with your mobile app" at the OpenID Connect provider: the demo
-// portal (client `demo-portal`, registered by `devicelink demo`) sends a fresh browser to
-// /oidc/authorize; the page shows a QR code; the reference client (`devicelink device approve`)
-// reads a screenshot of it, unlocks with the secret code and approves; the page then continues
-// by itself to the portal's redirect URI with a code.
+// Real-browser test of "Sign in with your mobile app" through the OpenID Connect provider: at the
+// demo portal that `devicelink demo` starts on :8090 (a relying party that knows devicelink by its
+// discovery URL), a fresh browser clicks "Sign in with devicelink"; devicelink shows a QR code; the
+// reference client (`devicelink device approve`) reads a screenshot of it, unlocks with the secret
+// code and approves; the page continues by itself to the portal, which checks the ID token and
+// shows acr/amr of a device sign-in.
 //
 // Run through run.sh, which starts `devicelink demo` and exports DEVICELINK_BIN. See README.md.
 
@@ -27,7 +28,8 @@ import {
 } from './harness.mjs';
 
 const DEVICELINK_BIN = process.env.DEVICELINK_BIN;
-const REDIRECT_URI = 'http://127.0.0.1:8090/callback';
+const DEMO_PORTAL = 'http://127.0.0.1:8090/';
+const REDIRECT_URI = `${DEMO_PORTAL}callback`;
 const CONTINUE_TIMEOUT_MS = Number(process.env.LINKED_TIMEOUT_MS ?? 20_000);
 
 before(async () => {
@@ -88,18 +90,17 @@ test('a portal signs a citizen in with the mobile app: QR shown, app approves, p
     });
   }
 
-  // 2. The portal sends a fresh browser (no devicelink session) to sign in.
+  // 2. At the demo portal (a relying party that knows devicelink by its discovery URL), a
+  //    fresh browser (no devicelink session) clicks "Sign in with devicelink".
   const { page } = await openBrowser(t);
   const step = stepper(t, page, 'provider');
-  const authorize = new URL('/oidc/authorize', PORTAL);
-  for (const [k, v] of Object.entries({
-    response_type: 'code', client_id: 'demo-portal', redirect_uri: REDIRECT_URI,
-    scope: 'openid profile', state: 'browser-state', nonce: 'browser-nonce',
-    acr_values: 'urn:devicelink:acr:device',
-  })) authorize.searchParams.set(k, v);
+  await step('the demo portal sends the browser to devicelink', async () => {
+    await page.goto(DEMO_PORTAL, { waitUntil: 'load' });
+    await page.locator('#sign-in').click();
+    await page.waitForURL(onOrigin(PORTAL, '/oidc/authorize'), { waitUntil: 'load' });
+  });
 
   await step('the provider offers "Sign in with your mobile app"', async () => {
-    await page.goto(authorize.href, { waitUntil: 'load' });
     const heading = await visibleText(page.locator('h1'), 'h1');
     assert.equal(heading, 'Sign in to Demo portal');
     await page.locator('#sign-in-app').click();
@@ -129,8 +130,16 @@ test('a portal signs a citizen in with the mobile app: QR shown, app approves, p
   await step('the page continues by itself to the portal with a code', async () => {
     const req = await redirected;
     const back = new URL(req.url());
-    assert.equal(back.searchParams.get('state'), 'browser-state');
     assert.equal(back.searchParams.get('iss'), PORTAL.origin);
     assert.ok(back.searchParams.get('code'), `a code in ${back.href}`);
+  });
+
+  await step('the demo portal checked the ID token: signed in with the device', async () => {
+    await page.waitForURL((url) => url.href.startsWith(REDIRECT_URI), { waitUntil: 'load' });
+    const acr = await visibleText(page.locator('td[data-claim="acr"]'), 'acr claim');
+    assert.match(acr, /^urn:devicelink:acr:device/);
+    const amr = await visibleText(page.locator('td[data-claim="amr"]'), 'amr claim');
+    assert.equal(amr, 'hwk pin');
+    await page.screenshot({ path: join(SCREENSHOTS, 'provider-demo-portal-signed-in.png') });
   });
 });
