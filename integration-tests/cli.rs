@@ -5,6 +5,8 @@ use std::process::Command;
 fn devicelink() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_devicelink"));
     cmd.env_remove("DEVICELINK_CONFIG");
+    // `demo` would start the demo portal on :8090, which another test may hold.
+    cmd.env("DEVICELINK__DEMO__PORTAL", "false");
     cmd
 }
 

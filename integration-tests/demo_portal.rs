@@ -21,7 +21,7 @@ async fn portal_and_app(backend: Backend) -> Option<(TestApp, String)> {
     );
     let callback = format!("{portal_url}callback");
     let app = spawn_app_with_settings(backend, |s| {
-        let mut client = devicelink::provider::demo_client();
+        let mut client = devicelink::provider::demo_client(&portal_url.parse().unwrap());
         client.secret = Some(SECRET.to_owned());
         client.redirect_uris = vec![callback.clone()];
         s.provider.clients = vec![client];

@@ -47,6 +47,18 @@ pub struct Settings {
     pub mail: MailSettings,
     pub provider: crate::provider::ProviderSettings,
     pub metrics: MetricsSettings,
+    pub demo: DemoSettings,
+}
+
+/// What `devicelink demo` starts besides the server (`[demo]`); `serve` ignores it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
+    /// Start the demo portal, a relying party of the provider, when no client is configured.
+    pub portal: bool,
+    /// The demo portal's address: it listens there, and `<portal_url>callback` is the
+    /// demo client's redirect URI.
+    pub portal_url: Url,
 }
 
 /// The Prometheus endpoint `GET /metrics` (`[metrics]`).
@@ -572,6 +584,16 @@ impl Settings {
         self.mail.validate(profile)?;
         self.tokens.validate()?;
         self.provider.validate()?;
+        let portal = &self.demo.portal_url;
+        if !matches!(portal.scheme(), "http" | "https")
+            || portal.host_str().is_none()
+            || !portal.path().ends_with('/')
+        {
+            return Err(ConfigError::invalid(
+                "demo.portal_url",
+                "must be an http(s) URL ending with \"/\", e.g. http://127.0.0.1:8090/",
+            ));
+        }
         Ok(())
     }
 }
@@ -774,6 +796,15 @@ mod tests {
         let settings = Settings::load(None).expect("defaults load");
         let err = settings.validate(Profile::Production).unwrap_err();
         assert!(err.to_string().contains("eaccess.client_secret"), "{err}");
+    }
+
+    #[test]
+    fn a_demo_portal_url_must_be_a_folder_url() {
+        let mut settings = Settings::load(None).expect("defaults load");
+        settings.validate(Profile::Local).expect("the defaults are valid");
+        settings.demo.portal_url = Url::parse("http://127.0.0.1:8090/portal").unwrap();
+        let err = settings.validate(Profile::Local).unwrap_err();
+        assert!(err.to_string().contains("demo.portal_url"), "{err}");
     }
 
     #[test]

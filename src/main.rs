@@ -288,9 +288,11 @@ fn socket_addr_of(url: &url::Url) -> anyhow::Result<std::net::SocketAddr> {
 }
 
 async fn demo(mut settings: Settings) -> anyhow::Result<()> {
+    let demo_portal_url = settings.demo.portal_url.clone();
     // A demo portal signs citizens in through devicelink (docs/oidc-provider.md).
     let demo_portal = if settings.provider.clients.is_empty() {
-        let client = devicelink::provider::demo_client();
+        let portal_url = settings.demo.portal_url.clone();
+        let client = devicelink::provider::demo_client(&portal_url);
         let portal = DemoPortalSettings {
             issuer: settings
                 .server
@@ -300,13 +302,17 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
                 .to_owned(),
             client_id: client.client_id.clone(),
             client_secret: client.secret.clone().unwrap_or_default(),
-            public_url: DEMO_PORTAL_URL.parse()?,
+            public_url: portal_url,
         };
         settings.provider.clients.push(client);
-        let addr = socket_addr_of(&portal.public_url)?;
-        let listener = TcpListener::bind(addr)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for the demo portal: {e}"))?;
-        Some(devicelink::demo_portal::build(portal, listener)?)
+        if settings.demo.portal {
+            let addr = socket_addr_of(&portal.public_url)?;
+            let listener = TcpListener::bind(addr)
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for the demo portal: {e}"))?;
+            Some(devicelink::demo_portal::build(portal, listener)?)
+        } else {
+            None
+        }
     } else {
         None
     };
@@ -341,7 +347,7 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
         "  OIDC provider: {public_url}.well-known/openid-configuration (demo client: demo-portal)"
     );
     if demo_portal.is_some() {
-        println!("  demo portal:   {DEMO_PORTAL_URL}   <- signs in through devicelink (OIDC)");
+        println!("  demo portal:   {demo_portal_url}   <- signs in through devicelink (OIDC)");
     }
     println!("  database:      var/devicelink.db (SQLite)");
     println!("  Stop with Ctrl-C.");
@@ -355,6 +361,3 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
     tokio::try_join!(app.run_until_stopped(), idp.run_until_stopped(), portal)?;
     Ok(())
 }
-
-/// Where `devicelink demo` serves the demo portal (a redirect URI of the demo client).
-const DEMO_PORTAL_URL: &str = "http://127.0.0.1:8090/";

@@ -12,7 +12,19 @@ use url::Url;
 
 /// Limits raised for the run: the harness sends everything from one address and a few
 /// device keys, which the production rate limits (rightly) refuse beyond a few a minute.
-pub const RAISED_LIMITS: [(&str, &str); 3] = [
+pub const RAISED_LIMITS: [(&str, &str); 6] = [
+    (
+        "DEVICELINK__LINKING__LINK_CREATIONS_PER_MINUTE_PER_ADDRESS",
+        "100000000",
+    ),
+    (
+        "DEVICELINK__PROVIDER__TOKEN_REQUESTS_PER_MINUTE_PER_CLIENT",
+        "100000000",
+    ),
+    (
+        "DEVICELINK__PROVIDER__TOKEN_REQUESTS_PER_MINUTE_PER_ADDRESS",
+        "100000000",
+    ),
     (
         "DEVICELINK__LINKING__QR_REDEMPTIONS_PER_MINUTE",
         "100000000",
@@ -153,6 +165,8 @@ impl BenchServer {
             .env("DEVICELINK__EACCESS__ISSUER", mock_issuer.as_str())
             .env("DEVICELINK__DATABASE__URL", &db_url)
             .env("DEVICELINK__MAIL__FILE_DIR", dir.join("mail"))
+            // The demo portal would take :8090; the bench drives the provider itself.
+            .env("DEVICELINK__DEMO__PORTAL", "false")
             .envs(RAISED_LIMITS)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())

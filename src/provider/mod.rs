@@ -33,23 +33,25 @@ pub fn key_retention(settings: &Settings) -> chrono::Duration {
 }
 
 /// The demo portal `devicelink demo` registers (docs/oidc-provider.md).
-pub fn demo_client() -> ClientSettings {
+pub fn demo_client(portal_url: &url::Url) -> ClientSettings {
+    let at = |path: &str| {
+        portal_url
+            .join(path)
+            .map_or_else(|_| portal_url.to_string(), String::from)
+    };
     ClientSettings {
         client_id: "demo-portal".to_owned(),
         name: "Demo portal".to_owned(),
         secret: Some("demo-portal-secret-change-me".to_owned()),
         jwks: None,
-        redirect_uris: vec![
-            "http://127.0.0.1:8090/callback".to_owned(),
-            "https://oidcdebugger.com/debug".to_owned(),
-        ],
-        post_logout_redirect_uris: vec!["http://127.0.0.1:8090/".to_owned()],
+        redirect_uris: vec![at("callback"), "https://oidcdebugger.com/debug".to_owned()],
+        post_logout_redirect_uris: vec![portal_url.to_string()],
         scopes: vec![
             "profile".to_owned(),
             "email".to_owned(),
             "offline_access".to_owned(),
         ],
         public: false,
-        audiences: vec!["http://127.0.0.1:8090/api".to_owned()],
+        audiences: vec![at("api")],
     }
 }
