@@ -1,13 +1,20 @@
 //! `devicelink bench --quick` runs end to end against SQLite and writes its JSON report.
-//! Only the shape is checked, never a timing.
+//! Only the shape and the absence of errors are checked, never a timing.
 
 use std::process::Command;
 
 #[test]
-fn a_quick_bench_of_s0_and_s3_writes_a_json_report_with_the_expected_fields() {
+fn a_quick_bench_of_s0_s3_and_s7_writes_a_json_report_with_the_expected_fields() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_devicelink"))
-        .args(["bench", "--quick", "--scenario", "S0,S3", "--db", "sqlite"])
+        .args([
+            "bench",
+            "--quick",
+            "--scenario",
+            "S0,S3,S7",
+            "--db",
+            "sqlite",
+        ])
         .args(["--devices", "2", "--no-peer", "--out"])
         .arg(out.path())
         .output()
@@ -36,7 +43,7 @@ fn a_quick_bench_of_s0_and_s3_writes_a_json_report_with_the_expected_fields() {
         .iter()
         .map(|s| s["scenario"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["S0", "S3"]);
+    assert_eq!(names, ["S0", "S3", "S7"]);
     for s in scenarios {
         assert_eq!(s["status"], "measured", "{s}");
         assert!(
@@ -44,10 +51,15 @@ fn a_quick_bench_of_s0_and_s3_writes_a_json_report_with_the_expected_fields() {
             "{s}"
         );
         assert!(!s["closed_loop"].as_array().unwrap().is_empty());
+        for run in s["closed_loop"].as_array().unwrap() {
+            assert_eq!(run["errors"], 0, "no operation failed: {run}");
+        }
         for run in s["open_loop"].as_array().unwrap() {
             assert!(run["latency_ms"]["p99"].is_number(), "{run}");
         }
     }
+    let s7 = &scenarios[2];
+    assert!(s7["crypto_ceiling_ops_per_core_second"].as_f64().unwrap() > 0.0);
     let s3 = &scenarios[1];
     assert!(s3["crypto_ceiling_ops_per_core_second"].as_f64().unwrap() > 0.0);
     assert!(s3["fraction_of_crypto_ceiling"].is_number());

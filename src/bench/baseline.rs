@@ -111,6 +111,8 @@ impl Baseline {
             Scenario::S5 => Some((3.0, 1.0, 0.0)),
             // DPoP proof, Argon2, the access token.
             Scenario::S6 => Some((1.0, 1.0, 1.0)),
+            // The ID token and the portal's access token (both ES256 JWTs).
+            Scenario::S7 => Some((0.0, 2.0, 0.0)),
             _ => None,
         }
     }

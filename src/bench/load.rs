@@ -8,8 +8,19 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
 
-use super::scenarios::{Ctx, Scenario};
+use super::scenarios::Scenario;
 use super::server::cpu_seconds;
+
+/// What a load loop drives: one operation of a scenario against one server (ours, or the
+/// peer for S2).
+pub trait Driver: Send + Sync + 'static {
+    /// Runs one operation; `pick` in [0, 1) chooses within mixed scenarios.
+    fn op(
+        &self,
+        scenario: Scenario,
+        pick: f64,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send;
+}
 
 /// Levels and durations of one run.
 #[derive(Debug, Clone)]
@@ -136,8 +147,8 @@ impl Window {
 
 /// `workers` workers each run operations back to back; operations completing inside the
 /// measured window count.
-pub async fn closed_loop(
-    ctx: &Arc<Ctx>,
+pub async fn closed_loop<D: Driver>(
+    ctx: &Arc<D>,
     scenario: Scenario,
     workers: usize,
     warmup: Duration,
@@ -184,8 +195,8 @@ const MAX_IN_FLIGHT: usize = 4096;
 
 /// Sends at `rate` per second on a fixed schedule; each latency runs from the intended
 /// send time to the response.
-pub async fn open_loop(
-    ctx: &Arc<Ctx>,
+pub async fn open_loop<D: Driver>(
+    ctx: &Arc<D>,
     scenario: Scenario,
     rate: f64,
     warmup: Duration,

@@ -189,7 +189,7 @@ async fn run_against(
             if needs_devices { devices } else { 0 },
             if scenarios
                 .iter()
-                .any(|s| matches!(s, Scenario::S4 | Scenario::S8))
+                .any(|s| matches!(s, Scenario::S4 | Scenario::S7 | Scenario::S8))
             {
                 devices
             } else {
@@ -222,20 +222,53 @@ async fn run_scenario(
 ) -> anyhow::Result<report::ScenarioRun> {
     let max_conc = if scenario.needs_device() {
         ctx.pool.len()
-    } else if scenario == Scenario::S4 {
+    } else if matches!(scenario, Scenario::S4 | Scenario::S7) {
         ctx.browsers.len()
     } else {
         usize::MAX
     };
-    let mut levels: Vec<usize> = plan.levels.iter().map(|&l| l.min(max_conc)).collect();
-    levels.dedup();
     if scenario == Scenario::S8 {
         server.reset_peak_rss();
     }
+    let (closed, best, open) = measure(ctx, plan, scenario, max_conc, server.pid()).await;
+    let peak_rss_kib = (scenario == Scenario::S8)
+        .then(|| server.peak_rss_kib())
+        .flatten();
+    Ok(report::ScenarioRun::measured(
+        scenario,
+        ctx.note(scenario),
+        closed,
+        best,
+        open,
+        baseline.ceiling(scenario, ctx.mix()),
+        peak_rss_kib,
+    ))
+}
+
+/// Measured runs of one scenario: closed loop at each level, the best level, and open loop
+/// at 50% and 80% of the best throughput.
+pub type Measured = (
+    Vec<(usize, RunResult)>,
+    Option<usize>,
+    Vec<(u32, f64, RunResult)>,
+);
+
+/// Runs `scenario` on `driver` in a closed loop at each level of `plan` (at most
+/// `max_conc` workers), then in an open loop at 50% and 80% of the saturation found;
+/// `pid` is the server whose CPU time is read.
+pub async fn measure<D: load::Driver>(
+    driver: &Arc<D>,
+    plan: &LoadPlan,
+    scenario: Scenario,
+    max_conc: usize,
+    pid: u32,
+) -> Measured {
+    let mut levels: Vec<usize> = plan.levels.iter().map(|&l| l.min(max_conc)).collect();
+    levels.dedup();
     let mut closed: Vec<(usize, RunResult)> = Vec::new();
     for (i, &conc) in levels.iter().enumerate() {
         let warmup = if i == 0 { plan.warmup } else { plan.warmup / 3 };
-        let r = load::closed_loop(ctx, scenario, conc, warmup, plan.duration, server.pid()).await;
+        let r = load::closed_loop(driver, scenario, conc, warmup, plan.duration, pid).await;
         eprintln!(
             "  closed loop, {conc:>3} workers: {:>8.1} ops/s, server CPU {:>5.1}%, errors {}",
             r.throughput(),
@@ -256,15 +289,8 @@ async fn run_scenario(
             if rate < 0.5 {
                 continue;
             }
-            let r = load::open_loop(
-                ctx,
-                scenario,
-                rate,
-                plan.warmup / 2,
-                plan.duration,
-                server.pid(),
-            )
-            .await;
+            let r =
+                load::open_loop(driver, scenario, rate, plan.warmup / 2, plan.duration, pid).await;
             eprintln!(
                 "  open loop at {pct}% ({rate:.1}/s): p50 {:.2} ms, p99 {:.2} ms, errors {}",
                 r.percentile_ms(50.0),
@@ -274,18 +300,7 @@ async fn run_scenario(
             open.push((pct, rate, r));
         }
     }
-    let peak_rss_kib = (scenario == Scenario::S8)
-        .then(|| server.peak_rss_kib())
-        .flatten();
-    Ok(report::ScenarioRun::measured(
-        scenario,
-        ctx.note(scenario),
-        closed,
-        best.map(|b| b.0),
-        open,
-        baseline.ceiling(scenario, ctx.mix()),
-        peak_rss_kib,
-    ))
+    (closed, best.map(|b| b.0), open)
 }
 
 /// A JSON value's field as f64, for the smoke test and the table.

@@ -36,12 +36,12 @@ fn attr(html: &str, marker: &str) -> Option<String> {
     Some(html[start..end].to_owned())
 }
 
-fn hidden_value(html: &str, name: &str) -> Option<String> {
+pub(super) fn hidden_value(html: &str, name: &str) -> Option<String> {
     let at = html.find(&format!("name=\"{name}\""))?;
     attr(&html[at..], "value=\"")
 }
 
-fn location(res: &reqwest::Response) -> anyhow::Result<Url> {
+pub(super) fn location(res: &reqwest::Response) -> anyhow::Result<Url> {
     let value = res
         .headers()
         .get(reqwest::header::LOCATION)
@@ -173,7 +173,21 @@ pub async fn provision(
         origin,
         browsers: Pool::new(browsers),
         pool: Arc::new(DevicePool::new(linked)),
+        portal: portal_client(settings),
     })
+}
+
+/// The portal S7 signs in for: the first configured client with a secret, or the demo
+/// client `devicelink demo` registers when none is configured.
+fn portal_client(settings: &Settings) -> Option<crate::provider::ClientSettings> {
+    let clients = &settings.provider.clients;
+    if clients.is_empty() {
+        return Some(crate::provider::demo_client(&settings.demo.portal_url));
+    }
+    clients
+        .iter()
+        .find(|c| c.secret.is_some() && !c.redirect_uris.is_empty())
+        .cloned()
 }
 
 /// Our own OpenID discovery document, if this build serves one.

@@ -9,6 +9,7 @@ use url::Url;
 use super::provision::{self, Browser, SECRET_CODE};
 use crate::device_client::DeviceClient;
 use crate::linking::QrFrames;
+use crate::provider::ClientSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scenario {
@@ -114,13 +115,13 @@ impl<T> Pool<T> {
         self.len == 0
     }
 
-    async fn take(&self) -> Option<T> {
+    pub(super) async fn take(&self) -> Option<T> {
         let permit = self.available.acquire().await.ok()?;
         permit.forget();
         self.items.lock().await.pop()
     }
 
-    async fn give_back(&self, item: T) {
+    pub(super) async fn give_back(&self, item: T) {
         self.items.lock().await.push(item);
         self.available.add_permits(1);
     }
@@ -138,6 +139,8 @@ pub struct Ctx {
     pub origin: Url,
     pub browsers: Pool<Browser>,
     pub pool: Arc<DevicePool>,
+    /// The portal S7 signs in for: a configured client with a secret, or the demo client.
+    pub portal: Option<ClientSettings>,
 }
 
 impl Ctx {
@@ -147,7 +150,10 @@ impl Ctx {
             Scenario::S7 if !self.has_provider() => {
                 Some("provider not present (no authorization_endpoint in /.well-known/openid-configuration)".into())
             }
-            Scenario::S7 => Some("provider present, but the harness has no S7 driver yet".into()),
+            Scenario::S7 if self.portal.is_none() => Some(
+                "no provider client with a secret and a redirect URI the harness can use".into(),
+            ),
+            Scenario::S7 if self.browsers.is_empty() => Some("no browser sessions".into()),
             s if s.needs_device() && self.pool.is_empty() => Some("no devices provisioned".into()),
             _ => None,
         }
@@ -231,7 +237,13 @@ impl Ctx {
                 self.browsers.give_back(browser).await;
                 result
             }
-            Scenario::S7 | Scenario::S8 => Err("not runnable".into()),
+            Scenario::S7 => {
+                let browser = self.browsers.take().await.ok_or("no browser sessions")?;
+                let result = self.provider_code_token(&browser).await;
+                self.browsers.give_back(browser).await;
+                result
+            }
+            Scenario::S8 => Err("S8 is a mix, not an operation".into()),
             device_op => {
                 let mut device = self.pool.take().await.ok_or("the device pool is empty")?;
                 let result = device_call(&mut device, device_op).await;
@@ -268,6 +280,128 @@ impl Ctx {
             .await
             .map_err(|e| e.to_string())?;
         Ok(())
+    }
+}
+
+impl Ctx {
+    /// S7: a portal sends the signed-in citizen's browser to the authorization endpoint
+    /// (the portal session is reused; consent, asked the first time, is given), then
+    /// redeems the code at the token endpoint (client_secret_basic, PKCE S256).
+    async fn provider_code_token(&self, browser: &Browser) -> Result<(), String> {
+        let portal = self.portal.as_ref().ok_or("no portal client")?;
+        let secret = portal.secret.as_deref().ok_or("the portal has no secret")?;
+        let redirect_uri = portal.redirect_uris.first().ok_or("no redirect URI")?;
+        let (challenge, verifier) = openidconnect::PkceCodeChallenge::new_random_sha256();
+        let nonce: String =
+            rand::Rng::sample_iter(rand::thread_rng(), &rand::distributions::Alphanumeric)
+                .take(22)
+                .map(char::from)
+                .collect();
+        let mut url = self
+            .base
+            .join("oidc/authorize")
+            .map_err(|e| e.to_string())?;
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", &portal.client_id)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("scope", "openid")
+            .append_pair("state", "bench")
+            .append_pair("nonce", &nonce)
+            .append_pair("code_challenge", challenge.as_str())
+            .append_pair("code_challenge_method", "S256");
+        let code = self.follow_to_code(browser, url, redirect_uri).await?;
+        let res = self
+            .http
+            .post(self.base.join("oidc/token").map_err(|e| e.to_string())?)
+            .basic_auth(&portal.client_id, Some(secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect_uri.as_str()),
+                ("code_verifier", verifier.secret().as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = res.status();
+        let body: Value = res.json().await.map_err(|e| e.to_string())?;
+        if status.is_success() && body.get("id_token").is_some() {
+            Ok(())
+        } else {
+            Err(format!("token endpoint answered {status}: {body}"))
+        }
+    }
+
+    /// Follows the authorization request's redirects (and the consent page, once) until
+    /// the portal's redirect URI; returns the code.
+    async fn follow_to_code(
+        &self,
+        browser: &Browser,
+        start: Url,
+        redirect_uri: &str,
+    ) -> Result<String, String> {
+        let mut res = browser
+            .http
+            .get(start)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        for _ in 0..5 {
+            if res.status().is_redirection() {
+                let next = provision::location(&res).map_err(|e| e.to_string())?;
+                if next.as_str().starts_with(redirect_uri) {
+                    return next
+                        .query_pairs()
+                        .find(|(k, _)| k == "code")
+                        .map(|(_, v)| v.into_owned())
+                        .ok_or_else(|| format!("the portal was sent back without a code: {next}"));
+                }
+                res = browser
+                    .http
+                    .get(next)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
+            let status = res.status();
+            let page = res.text().await.map_err(|e| e.to_string())?;
+            let (Some(csrf), Some(request)) = (
+                provision::hidden_value(&page, "csrf_token"),
+                provision::hidden_value(&page, "request"),
+            ) else {
+                return Err(format!(
+                    "the authorization request answered {status} without a redirect or a consent form"
+                ));
+            };
+            res = browser
+                .http
+                .post(
+                    self.base
+                        .join("oidc/authorize/consent")
+                        .map_err(|e| e.to_string())?,
+                )
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("request", request.as_str()),
+                    ("decision", "allow"),
+                ])
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Err("too many redirects in the authorization request".into())
+    }
+}
+
+impl super::load::Driver for Ctx {
+    fn op(
+        &self,
+        scenario: Scenario,
+        pick: f64,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send {
+        Ctx::op(self, scenario, pick)
     }
 }
 
