@@ -294,7 +294,7 @@ impl Report {
         );
         println!();
         println!(
-            "{:<4} {:>9} {:>4} {:>6} {:>9} {:>9} {:>6} {:>23} {:>23} {:>6}",
+            "{:<7} {:>9} {:>4} {:>6} {:>9} {:>9} {:>6} {:>23} {:>23} {:>6}",
             "",
             "sat ops/s",
             "wrk",
@@ -317,7 +317,7 @@ impl Report {
         for (prefix, run) in rows {
             let name = format!("{prefix}{}", run.scenario.name());
             if let Some(reason) = &run.not_available {
-                println!("{name:<4} n/a: {reason}");
+                println!("{name:<7} n/a: {reason}");
                 continue;
             }
             let lat = |pct| {
@@ -340,7 +340,7 @@ impl Report {
                     .map(|(_, _, r)| r.errors + r.dropped)
                     .sum::<u64>();
             println!(
-                "{:<4} {:>9.1} {:>4} {:>5.0}% {:>9.0} {:>9} {:>6} {:>23} {:>23} {:>6}",
+                "{:<7} {:>9.1} {:>4} {:>5.0}% {:>9.0} {:>9} {:>6} {:>23} {:>23} {:>6}",
                 name,
                 run.saturation().unwrap_or(0.0),
                 run.best_workers.unwrap_or(0),
