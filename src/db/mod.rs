@@ -4,6 +4,7 @@
 
 pub mod schema;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -137,6 +138,11 @@ pub type Pool = r2d2::Pool<ConnectionManager>;
 pub struct Db {
     pool: Pool,
     is_sqlite: bool,
+    /// One permit per pooled connection: requests wait for a connection here, as cheap
+    /// futures, instead of as parked blocking threads contending for the pool's lock.
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
+    /// How long a request waits for a connection before the database counts as unavailable.
+    wait: Duration,
 }
 
 /// Why the database could not be opened at start.
@@ -194,7 +200,12 @@ impl Db {
                 url: redact_url(&settings.url),
                 reason: e.to_string(),
             })?;
-        Ok(Self { pool, is_sqlite })
+        Ok(Self {
+            pool,
+            is_sqlite,
+            gate: std::sync::Arc::new(tokio::sync::Semaphore::new(max_size as usize)),
+            wait: Duration::from_secs(settings.connect_timeout_secs),
+        })
     }
 
     /// Opens the pool (failing fast if the database cannot be reached) and applies
@@ -243,10 +254,23 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
+        // Wait for a connection's permit first: with more requests in flight than
+        // connections (SQLite has one), the blocking pool then runs only as many threads
+        // as there are connections, rather than one parked thread per waiting request.
+        let permit = tokio::time::timeout(self.wait, Arc::clone(&self.gate).acquire_owned())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "no database connection became free within {} s",
+                    self.wait.as_secs()
+                ))
+            })?
+            .map_err(|_| StoreError::Unavailable("the database pool is closed".into()))?;
         let pool = self.pool.clone();
         let span = tracing::Span::current();
         actix_web::web::block(move || {
             let _entered = span.enter();
+            let _permit = permit;
             let mut conn = pool.get()?;
             f(&mut conn)
         })
