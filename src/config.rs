@@ -801,7 +801,9 @@ mod tests {
     #[test]
     fn a_demo_portal_url_must_be_a_folder_url() {
         let mut settings = Settings::load(None).expect("defaults load");
-        settings.validate(Profile::Local).expect("the defaults are valid");
+        settings
+            .validate(Profile::Local)
+            .expect("the defaults are valid");
         settings.demo.portal_url = Url::parse("http://127.0.0.1:8090/portal").unwrap();
         let err = settings.validate(Profile::Local).unwrap_err();
         assert!(err.to_string().contains("demo.portal_url"), "{err}");

@@ -89,6 +89,11 @@ pub fn build(
             .route("/", web::get().to(home))
             .route("/login", web::get().to(login))
             .route("/callback", web::get().to(callback))
+            // Browsers ask for it; no icon, and no 404 in the console.
+            .route(
+                "/favicon.ico",
+                web::get().to(|| async { actix_web::HttpResponse::NoContent().finish() }),
+            )
     })
     .workers(1)
     .listen(listener)?
