@@ -7,6 +7,7 @@ use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
 use chrono::Utc;
 
+use crate::db::{DbConnection, StoreError};
 use crate::http::ApiError;
 use crate::startup::AppState;
 use crate::tokens::access::published_keys;
@@ -49,6 +50,23 @@ fn dpop_token(req: &HttpRequest) -> Result<String, ApiError> {
 
 /// Checks token, proof and device; the proof's `jti` is recorded (single use).
 pub async fn authorize(state: &AppState, req: &HttpRequest) -> Result<AuthorizedDevice, ApiError> {
+    authorize_with(state, req, |_, _| Ok(()))
+        .await
+        .map(|(device, ())| device)
+}
+
+/// [`authorize`], then `then` with the current device, all in one database hop: the
+/// `jti` is recorded, the device row re-read, and `then` runs only for a token that is
+/// still current.
+pub async fn authorize_with<F, R>(
+    state: &AppState,
+    req: &HttpRequest,
+    then: F,
+) -> Result<(AuthorizedDevice, R), ApiError>
+where
+    F: FnOnce(&mut DbConnection, &DeviceRow) -> Result<R, StoreError> + Send + 'static,
+    R: Send + 'static,
+{
     let token = dpop_token(req)?;
     let now = Utc::now();
     let mut verified = state
@@ -65,7 +83,7 @@ pub async fn authorize(state: &AppState, req: &HttpRequest) -> Result<Authorized
         verified = state.tokens.verify(&token, &keys, now);
     }
     let claims = verified.map_err(|e| invalid_token(e.to_string()))?;
-    guard::verify_request(
+    let checked = guard::check_request(
         state,
         req,
         ProofRequirements {
@@ -74,23 +92,35 @@ pub async fn authorize(state: &AppState, req: &HttpRequest) -> Result<Authorized
             at_resource: true,
             ..ProofRequirements::default()
         },
-    )
-    .await?;
-    let device_id = claims.device_id.clone();
-    let device = state
+    )?;
+    state
         .db
-        .run(move |conn| store::find_device(conn, &device_id))
-        .await?;
-    let is_current = device.as_ref().is_some_and(|d| {
-        d.status == "active"
-            && d.jkt == claims.jkt.as_str()
-            && d.account_id == claims.account_id
-            && d.token_generation == claims.generation
-    });
-    match device {
-        Some(device) if is_current => Ok(AuthorizedDevice { claims, device }),
-        _ => Err(invalid_token(
-            "This access token was revoked: the device was locked or unlinked, or its tokens were withdrawn. Open the app again.",
-        )),
-    }
+        .run(move |conn| {
+            if let Err(replayed) = checked.remember(conn)? {
+                return Ok(Err(replayed));
+            }
+            let device = store::find_device(conn, &claims.device_id)?;
+            let device = match device {
+                Some(device) if is_current(&device, &claims) => device,
+                _ => return Ok(Err(revoked())),
+            };
+            let extra = then(conn, &device)?;
+            Ok(Ok((AuthorizedDevice { claims, device }, extra)))
+        })
+        .await?
+}
+
+/// Whether the device row still backs the token: active, same key, account and token
+/// generation (a lock, unlink or withdrawal bumps or changes one of them).
+fn is_current(device: &DeviceRow, claims: &AccessClaims) -> bool {
+    device.status == "active"
+        && device.jkt == claims.jkt.as_str()
+        && device.account_id == claims.account_id
+        && device.token_generation == claims.generation
+}
+
+fn revoked() -> ApiError {
+    invalid_token(
+        "This access token was revoked: the device was locked or unlinked, or its tokens were withdrawn. Open the app again.",
+    )
 }

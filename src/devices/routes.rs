@@ -21,7 +21,7 @@ use crate::tokens::UnlockMethod;
 use crate::tokens::guard::{self, ProofRequirements};
 
 use super::SecretCode;
-use super::auth::{AuthorizedDevice, authorize};
+use super::auth::{self, AuthorizedDevice, authorize};
 use super::service::{self, DeviceError, Issued, Lifetimes, Notify};
 use super::store::{self, CeremonyRow, DeviceRow, PasskeyRow};
 
@@ -390,7 +390,13 @@ async fn token(
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
     // At the token endpoint proof and nonce errors are 400 (RFC 9449 sections 5 and 8).
-    let proof = guard::verify_request(
+    let as_bad_request = |mut e: ApiError| {
+        if e.status == StatusCode::UNAUTHORIZED {
+            e.status = StatusCode::BAD_REQUEST;
+        }
+        e
+    };
+    let proof = guard::check_request(
         &state,
         &req,
         ProofRequirements {
@@ -398,13 +404,7 @@ async fn token(
             ..ProofRequirements::default()
         },
     )
-    .await
-    .map_err(|mut e| {
-        if e.status == StatusCode::UNAUTHORIZED {
-            e.status = StatusCode::BAD_REQUEST;
-        }
-        e
-    })?;
+    .map_err(as_bad_request)?;
     let form = form.into_inner();
     if form.grant_type.as_deref() != Some("refresh_token") {
         return Err(oauth_error(
@@ -418,37 +418,40 @@ async fn token(
     else {
         return Err(oauth_error("invalid_request", "refresh_token is required."));
     };
-    let jkt = proof.jkt.as_str().to_owned();
     let lifetimes = lifetimes(&state);
     let now = now();
+    // One database hop: the proof's jti, then the rotation.
     let issued = state
         .db
-        .run(move |conn| service::refresh(conn, &refresh_token, &jkt, lifetimes, &ctx, now))
-        .await?
-        .map_err(|e| oauth_error("invalid_grant", e.0))?;
+        .run(move |conn| {
+            if let Err(replayed) = proof.remember(conn)? {
+                return Ok(Err(as_bad_request(replayed)));
+            }
+            let jkt = proof.proof.jkt.as_str();
+            let outcome = service::refresh(conn, &refresh_token, jkt, lifetimes, &ctx, now)?;
+            Ok(outcome.map_err(|e| oauth_error("invalid_grant", e.0)))
+        })
+        .await??;
     token_response(&state, &issued)
 }
 
 /// The account behind the token, for the app's home screen.
 #[get("/api/v1/me")]
 async fn get_me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let AuthorizedDevice { device, .. } = authorize(&state, &req).await?;
-    let me = state
-        .db
-        .run(move |conn| {
-            let account = accounts::store::find_account(conn, &device.account_id)?
-                .ok_or_else(|| StoreError::Corrupt("device without account".into()))?;
-            let espaces = accounts::store::find_espaces(conn, &account.id)?;
-            let linked = store::count_live_devices(conn, &account.id)?;
-            let biometrics = store::has_passkey(conn, &device.id)?;
-            Ok(json!({
-                "display_name": account.display_name(),
-                "espaces": espaces.iter().map(|e| json!({"kind": e.kind, "name": e.name})).collect::<Vec<_>>(),
-                "linked_devices": linked,
-                "device": {"id": device.id, "name": device.name, "biometrics": biometrics},
-            }))
-        })
-        .await?;
+    let (_, me) = auth::authorize_with(&state, &req, |conn, device| {
+        let account = accounts::store::find_account(conn, &device.account_id)?
+            .ok_or_else(|| StoreError::Corrupt("device without account".into()))?;
+        let espaces = accounts::store::find_espaces(conn, &account.id)?;
+        let linked = store::count_live_devices(conn, &account.id)?;
+        let biometrics = store::has_passkey(conn, &device.id)?;
+        Ok(json!({
+            "display_name": account.display_name(),
+            "espaces": espaces.iter().map(|e| json!({"kind": e.kind, "name": e.name})).collect::<Vec<_>>(),
+            "linked_devices": linked,
+            "device": {"id": device.id, "name": device.name, "biometrics": biometrics},
+        }))
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(me))

@@ -74,12 +74,47 @@ pub fn with_fresh_nonce(state: &AppState, api: ApiError) -> ApiError {
     }
 }
 
-/// Verifies the request's DPoP proof and records its `jti` (single use).
-pub async fn verify_request(
+/// A proof that passed every check but replay: its `jti` still has to be recorded,
+/// with [`CheckedProof::remember`], in the same database hop as the request's own work.
+pub struct CheckedProof {
+    pub proof: VerifiedProof,
+    jti_key: String,
+    jti_expires_at: chrono::NaiveDateTime,
+}
+
+impl CheckedProof {
+    /// Records the `jti` (single use, shared by every instance); `Err(replayed())` when
+    /// it was already there.
+    pub fn remember(&self, conn: &mut DbConnection) -> Result<Result<(), ApiError>, StoreError> {
+        Ok(if remember_jti(conn, &self.jti_key, self.jti_expires_at)? {
+            Ok(())
+        } else {
+            Err(replayed())
+        })
+    }
+}
+
+/// 401 for a proof whose `jti` was seen before.
+pub fn replayed() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_dpop_proof",
+        "This DPoP proof was already used; make a new proof for every request.",
+    )
+    .with_field("reason", "replayed_jti")
+    .with_header(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("DPoP error=\"invalid_dpop_proof\", algs=\"ES256\""),
+    )
+}
+
+/// Checks the request's DPoP proof (RFC 9449 section 4.3) without touching the
+/// database; the caller records the `jti` with [`CheckedProof::remember`].
+pub fn check_request(
     state: &AppState,
     req: &HttpRequest,
     requirements: ProofRequirements<'_>,
-) -> Result<VerifiedProof, ApiError> {
+) -> Result<CheckedProof, ApiError> {
     let values: Vec<&str> = req
         .headers()
         .get_all("dpop")
@@ -110,26 +145,29 @@ pub async fn verify_request(
             proof_error(state, e)
         }
     })?;
+    Ok(CheckedProof {
+        jti_key: dpop::jti_key(&verified.jkt, &verified.jti),
+        jti_expires_at: verified.jti_expires_at(window).naive_utc() + chrono::TimeDelta::seconds(5),
+        proof: verified,
+    })
+}
 
-    let key = dpop::jti_key(&verified.jkt, &verified.jti);
-    let expires_at = verified.jti_expires_at(window).naive_utc() + chrono::TimeDelta::seconds(5);
-    let fresh = state
+/// Verifies the request's DPoP proof and records its `jti` (single use) in a database
+/// hop of its own.
+pub async fn verify_request(
+    state: &AppState,
+    req: &HttpRequest,
+    requirements: ProofRequirements<'_>,
+) -> Result<VerifiedProof, ApiError> {
+    let checked = check_request(state, req, requirements)?;
+    state
         .db
-        .run(move |conn| remember_jti(conn, &key, expires_at))
-        .await?;
-    if !fresh {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_dpop_proof",
-            "This DPoP proof was already used; make a new proof for every request.",
-        )
-        .with_field("reason", "replayed_jti")
-        .with_header(
-            WWW_AUTHENTICATE,
-            HeaderValue::from_static("DPoP error=\"invalid_dpop_proof\", algs=\"ES256\""),
-        ));
-    }
-    Ok(verified)
+        .run(move |conn| {
+            Ok(checked
+                .remember(conn)?
+                .map(|()| checked.proof))
+        })
+        .await?
 }
 
 /// Stores a proof's `jti` hash; false when it was already there (a replay).
