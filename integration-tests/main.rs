@@ -20,4 +20,5 @@ mod metrics;
 mod mock_idp;
 mod portal;
 mod provider;
+mod provider_app;
 mod unlock;

@@ -325,6 +325,7 @@ async fn authorize(
         account_id: None,
         amr: None,
         approved_at: None,
+        unlocked_at: None,
         created_at: now,
         expires_at: now + Duration::seconds(state.settings.provider.request_ttl_secs),
     };
