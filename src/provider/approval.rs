@@ -85,15 +85,18 @@ impl Outcome {
     }
 }
 
-/// The pure reading of a request's approval columns (and the device status, if scanned).
+/// The pure reading of a request's approval columns and, once scanned, the status of
+/// the scanning device (`None` before a scan). An approval counts only while that device
+/// is still active and the request still open: a device locked or unlinked after it
+/// approved ends the sign-in as `Locked`. The QR code's own expiry no longer matters
+/// once the app has decided.
 pub fn outcome(row: &RequestRow, device_status: Option<&str>, now: NaiveDateTime) -> Outcome {
     match row.approval_state.as_str() {
-        "approved" => Outcome::Approved,
         "refused" => Outcome::Refused,
         _ if device_status.is_some_and(|s| s != "active") => Outcome::Locked,
-        _ if row.approval_expires_at.is_none_or(|t| t <= now) || row.expires_at <= now => {
-            Outcome::Expired
-        }
+        _ if row.expires_at <= now => Outcome::Expired,
+        "approved" => Outcome::Approved,
+        _ if row.approval_expires_at.is_none_or(|t| t <= now) => Outcome::Expired,
         "scanned" => Outcome::Scanned,
         _ => Outcome::Shown,
     }
@@ -183,11 +186,15 @@ async fn bound_outcome(
             let Some(row) = store::find_request(conn, &id)? else {
                 return Ok(None);
             };
-            let device = match &row.device_id {
-                Some(d) => crate::devices::store::find_device(conn, d)?,
+            // A device row that vanished reads as unlinked.
+            let device_status = match &row.device_id {
+                Some(d) => Some(
+                    crate::devices::store::find_device(conn, d)?
+                        .map_or_else(|| "unlinked".to_owned(), |d| d.status),
+                ),
                 None => None,
             };
-            Ok(Some((row, device.map(|d| d.status))))
+            Ok(Some((row, device_status)))
         })
         .await?;
     let (row, device_status) = found.ok_or_else(request_gone)?;
@@ -256,7 +263,10 @@ async fn continue_sign_in(
             "access_denied",
             "the citizen refused the sign-in in the app",
         ),
-        Outcome::Locked => ("access_denied", "the app is locked"),
+        Outcome::Locked => (
+            "access_denied",
+            "the app that was asked to approve is locked or unlinked",
+        ),
         Outcome::Expired => (
             "login_required",
             "the sign-in with the app was not approved in time",
@@ -500,6 +510,28 @@ mod tests {
         );
         assert_eq!(
             outcome(&row("refused", 60), Some("active"), now),
+            Outcome::Refused
+        );
+    }
+
+    #[test]
+    fn an_approval_counts_only_while_the_device_is_active_and_the_request_open() {
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        for status in ["locked", "unlinked"] {
+            assert_eq!(
+                outcome(&row("approved", 60), Some(status), now),
+                Outcome::Locked,
+                "{status}"
+            );
+        }
+        let mut stale = row("approved", 60);
+        stale.expires_at = now;
+        assert_eq!(outcome(&stale, Some("active"), now), Outcome::Expired);
+        // A refusal stays a refusal whatever happened to the device since.
+        assert_eq!(
+            outcome(&row("refused", 60), Some("locked"), now),
             Outcome::Refused
         );
     }

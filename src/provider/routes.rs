@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::client_auth::{self, Presented};
 use super::pages::{ChoosePage, ConsentPage, scope_items};
 use super::rules::{self, AuthorizeParams, CurrentAuth};
-use super::service::{self, Authenticated, InvalidGrant, Redeemed};
+use super::service::{self, Authenticated, CodeIssue, InvalidGrant, Redeemed};
 use super::settings::ClientSettings;
 use super::store::{self, RequestRow};
 use super::tokens::{self as ptokens, IdTokenInput};
@@ -517,13 +517,19 @@ pub(crate) async fn issue_and_redirect(
         .run(move |conn| service::issue_code(conn, &settings.provider, &stored, &auth, &ctx, now))
         .await?;
     match code {
-        Some(code) => redirect_to_client(
+        CodeIssue::Issued(code) => redirect_to_client(
             state,
             &row.redirect_uri,
             &[("code", &code)],
             row.state.as_deref(),
         ),
-        None => Err(request_gone()),
+        CodeIssue::Gone => Err(request_gone()),
+        CodeIssue::DeviceInactive => error_redirect(
+            state,
+            &row,
+            "access_denied",
+            "the app that approved the sign-in is locked or unlinked",
+        ),
     }
 }
 
