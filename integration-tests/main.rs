@@ -21,4 +21,5 @@ mod mock_idp;
 mod portal;
 mod provider;
 mod provider_app;
+mod provider_flows;
 mod unlock;

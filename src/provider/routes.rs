@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Duration, NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
-use super::client_auth::{self, Presented};
+use super::client_auth;
 use super::pages::{ChoosePage, ConsentPage, scope_items};
 use super::rules::{self, AuthorizeParams, CurrentAuth};
 use super::service::{self, Authenticated, CodeIssue, InvalidGrant, Redeemed};
@@ -806,70 +806,33 @@ async fn authenticated_client(
     Ok(client.clone())
 }
 
-fn presented_id(presented: &Presented) -> Option<&str> {
-    match presented {
-        Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::None { id } => {
-            Some(id)
-        }
-        Presented::Assertion { id, .. } => id.as_deref(),
-    }
-}
-
-/// Counts the request against the per-address and per-client limits.
-async fn rate_limited(
-    state: &AppState,
-    req: &HttpRequest,
-    form: &HashMap<String, String>,
-) -> Result<(), ApiError> {
-    let limits = &state.settings.provider;
-    let address = req
-        .peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
-    let client = client_auth::presented(req, form)
-        .ok()
-        .and_then(|p| presented_id(&p).map(|id| id.chars().take(128).collect::<String>()));
-    let (per_address, per_client) = (
-        limits.token_requests_per_minute_per_address,
-        limits.token_requests_per_minute_per_client,
-    );
+/// Counts one token-endpoint request in `bucket`: 429 with `Retry-After` beyond `limit`
+/// a minute.
+async fn count_token_request(state: &AppState, bucket: String, limit: u32) -> Result<(), ApiError> {
     let now = now();
     let retry = state
         .db
-        .run(move |conn| {
-            if let Some(retry) = rate_limit::hit(
-                conn,
-                &format!("oidc_token:ip:{address}"),
-                per_address,
-                60,
-                now,
-            )? {
-                return Ok(Some(retry));
-            }
-            match client {
-                Some(id) => rate_limit::hit(
-                    conn,
-                    &format!("oidc_token:client:{}", session::hash_token(&id)),
-                    per_client,
-                    60,
-                    now,
-                ),
-                None => Ok(None),
-            }
-        })
+        .run(move |conn| rate_limit::hit(conn, &bucket, limit, 60, now))
         .await?;
-    match retry {
-        Some(secs) => Err(rate_limit::too_many_requests(secs)),
-        None => Ok(()),
-    }
+    retry.map_or(Ok(()), |secs| Err(rate_limit::too_many_requests(secs)))
 }
 
 async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Bytes,
+    ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
+    let limits = &state.settings.provider;
+    // Every request counts against its network address (behind `server.trusted_proxies`
+    // the forwarded one) before anything in it is believed.
+    count_token_request(
+        &state,
+        format!("oidc_token:ip:{}", ctx.ip.as_deref().unwrap_or("-")),
+        limits.token_requests_per_minute_per_address,
+    )
+    .await?;
     let form = form_params(&req, &body)?;
-    rate_limited(&state, &req, &form).await?;
     let grant_type = form.get("grant_type").cloned().unwrap_or_default();
     if grant_type == super::exchange::TOKEN_EXCHANGE {
         return super::exchange::exchange(&state, &req, &form)
@@ -877,6 +840,14 @@ async fn token(
             .map(no_store);
     }
     let client = authenticated_client(&state, &req, &form).await?;
+    // Only a client that proved who it is spends its own budget: requests with a wrong
+    // secret (anyone can name a client_id) count against their address alone.
+    count_token_request(
+        &state,
+        format!("oidc_token:client:{}", client.client_id),
+        limits.token_requests_per_minute_per_client,
+    )
+    .await?;
     let now = now();
     let client_id = client.client_id.clone();
     let outcome = match grant_type.as_str() {
