@@ -1,15 +1,25 @@
-//! "Sign in with your mobile app" over HTTP with the reference device client: what
-//! counts as the unlock behind an approval, and what the portal receives when the phone
-//! locks. Runs on SQLite and PostgreSQL.
+//! "Sign in with your mobile app" end to end: a portal written with the `openidconnect`
+//! crate, the browser's QR page and the reference device client approving over HTTP;
+//! what the portal receives when the approval expires, the phone locks, or the app only
+//! refreshed its tokens instead of unlocking. Runs on SQLite and PostgreSQL.
 
 use devicelink::device_client::{ClientError, DeviceClient};
 use devicelink::provider::service::{self, Authenticated, CodeIssue};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
+    CoreUserInfoClaims,
+};
+use openidconnect::{
+    AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, location};
+use crate::helpers::{Backend, TestApp, http_client, location};
 use crate::provider::{
-    API, REDIRECT_URI, app_sign_in_page, approval_state, query, redeem, spawn_with,
+    API, CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, app_sign_in_from, app_sign_in_page,
+    approval_state, query, redeem, spawn_with,
 };
 use crate::provider_tests;
 
@@ -17,9 +27,13 @@ const CODE: &str = "482913";
 const WRONG: &str = "730591";
 
 provider_tests!(
+    a_portal_using_openidconnect_signs_in_with_the_app_and_checks_the_id_token,
+    approving_with_biometrics_asserts_hwk_and_user,
+    an_expired_app_approval_ends_with_login_required_at_the_portal,
     a_device_locked_before_approving_ends_with_access_denied,
     a_device_locked_after_approving_ends_with_access_denied_and_no_code,
     no_code_is_issued_for_a_device_locked_while_the_browser_continues,
+    the_activity_page_lists_the_sign_in_to_the_portal,
 );
 
 /// `<name>::sqlite` and `<name>::postgres` for a test body taking the backend (tests
@@ -81,6 +95,187 @@ async fn id_token_after(app: &TestApp, browser: &reqwest::Client, request: &str)
     assert_eq!(res.status(), 200);
     let tokens: Value = res.json().await.unwrap();
     claims_of(tokens["id_token"].as_str().unwrap())
+}
+
+async fn a_portal_using_openidconnect_signs_in_with_the_app_and_checks_the_id_token(app: TestApp) {
+    let mut device = app.linked_device("marie", CODE, false).await;
+    // The portal knows devicelink only by its issuer URL.
+    let rp_http = http_client();
+    let metadata = CoreProviderMetadata::discover_async(
+        IssuerUrl::new(app.address.clone()).unwrap(),
+        &rp_http,
+    )
+    .await
+    .unwrap();
+    let rp = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(CLIENT_ID.to_owned()),
+        Some(ClientSecret::new(CLIENT_SECRET.to_owned())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT_URI.to_owned()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, csrf, nonce) = rp
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .add_auth_context_value(AuthenticationContextClass::new(
+            "urn:devicelink:acr:device".into(),
+        ))
+        .url();
+
+    // The citizen's browser at the portal has no devicelink session.
+    let browser = http_client();
+    let (request, scanned) = app_sign_in_from(&app, &browser, url.as_str()).await;
+    let asking = device.scan_approval(&scanned).await.unwrap();
+    assert_eq!(asking["client_id"], CLIENT_ID);
+    assert_eq!(asking["client_name"], "Portal portal");
+    let unlocked = device.unlock_with_secret_code(CODE).await.unwrap();
+    let unlocked_at = claims_of(unlocked["access_token"].as_str().unwrap())["auth_time"].clone();
+    assert!(
+        unlocked_at.is_i64(),
+        "the app's token says when it was unlocked"
+    );
+    device
+        .approve_sign_in(asking["approval_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(approval_state(&app, &browser, &request).await, "approved");
+    // Approving in the app counts as consent: straight back to the portal.
+    let res = continue_in(&app, &browser, &request).await;
+    assert_eq!(res.status(), 303);
+    let back = location(&res);
+    assert!(back.as_str().starts_with(REDIRECT_URI), "{back}");
+    assert_eq!(
+        query(&back, "state").as_deref(),
+        Some(csrf.secret().as_str())
+    );
+    assert_eq!(query(&back, "iss").as_deref(), Some(app.address.as_str()));
+
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(query(&back, "code").unwrap()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&rp_http)
+        .await
+        .unwrap();
+    // Signature against the JWKS from discovery, issuer, audience, expiry and nonce.
+    let id_verifier = rp
+        .id_token_verifier()
+        .set_allowed_algs([CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+    let claims = tokens
+        .id_token()
+        .unwrap()
+        .claims(&id_verifier, &nonce)
+        .unwrap();
+    assert_eq!(
+        claims.auth_context_ref().unwrap().as_str(),
+        "urn:devicelink:acr:device"
+    );
+    let amr: Vec<&str> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    assert_eq!(amr, ["hwk", "pin"]);
+    assert_eq!(
+        claims.auth_time().map(|t| t.timestamp()),
+        unlocked_at.as_i64(),
+        "auth_time is the unlock"
+    );
+    assert_eq!(claims.email().unwrap().as_str(), "marie@example.lu");
+
+    let userinfo: CoreUserInfoClaims = rp
+        .user_info(
+            tokens.access_token().clone(),
+            Some(claims.subject().clone()),
+        )
+        .unwrap()
+        .request_async(&rp_http)
+        .await
+        .unwrap();
+    assert_eq!(
+        userinfo
+            .given_name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str()),
+        Some("Marie")
+    );
+    assert_eq!(
+        userinfo.email().map(|e| e.as_str()),
+        Some("marie@example.lu")
+    );
+    assert_eq!(
+        app.count_rows("audit_events WHERE kind = 'signed_in_to_portal' AND device_id IS NOT NULL"),
+        1
+    );
+}
+
+async fn approving_with_biometrics_asserts_hwk_and_user(app: TestApp) {
+    let mut device = app.linked_device("marie", CODE, true).await;
+    let (browser, request, scanned) = app_sign_in_page(&app).await;
+    let asking = device.scan_approval(&scanned).await.unwrap();
+    let unlocked = device.unlock_with_biometrics().await.unwrap();
+    assert_eq!(unlocked["amr"], json!(["hwk", "user"]));
+    device
+        .approve_sign_in(asking["approval_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    let claims = id_token_after(&app, &browser, &request).await;
+    assert_eq!(claims["acr"], "urn:devicelink:acr:device");
+    assert_eq!(claims["amr"], json!(["hwk", "user"]));
+    assert_eq!(
+        claims["auth_time"],
+        claims_of(unlocked["access_token"].as_str().unwrap())["auth_time"]
+    );
+}
+
+/// Ages the request's QR code past its lifetime (`provider.approval_ttl_secs`).
+fn expire_approval(app: &TestApp) {
+    app.execute_sql(&format!(
+        "UPDATE provider_requests SET approval_expires_at = {}",
+        match app.backend {
+            Backend::Sqlite => "datetime('now', '-1 second')",
+            Backend::Postgres => "(now() at time zone 'utc') - interval '1 second'",
+        }
+    ));
+}
+
+async fn an_expired_app_approval_ends_with_login_required_at_the_portal(app: TestApp) {
+    let mut device = app.linked_device("marie", CODE, false).await;
+    let (browser, request, scanned) = app_sign_in_page(&app).await;
+    let asking = device.scan_approval(&scanned).await.unwrap();
+    expire_approval(&app);
+    assert_eq!(approval_state(&app, &browser, &request).await, "expired");
+    // Too late in the app as well.
+    device.unlock_with_secret_code(CODE).await.unwrap();
+    let err = device
+        .approve_sign_in(asking["approval_id"].as_str().unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), (404, "invalid_approval"));
+    let res = continue_in(&app, &browser, &request).await;
+    assert_eq!(res.status(), 303);
+    let back = location(&res);
+    assert!(back.as_str().starts_with(REDIRECT_URI), "{back}");
+    assert_eq!(query(&back, "error").as_deref(), Some("login_required"));
+    assert!(query(&back, "error_description").is_some());
+    assert_eq!(query(&back, "state").as_deref(), Some("st-1"));
+    assert_eq!(query(&back, "iss").as_deref(), Some(app.address.as_str()));
+    assert_eq!(query(&back, "code"), None);
+    assert_eq!(app.count_rows("provider_codes"), 0);
+    assert_eq!(app.count_rows("provider_consents"), 0);
+    assert_eq!(
+        app.count_rows("provider_requests WHERE status = 'denied'"),
+        1
+    );
+    // The answer is given once: the request is over.
+    assert_eq!(continue_in(&app, &browser, &request).await.status(), 400);
 }
 
 async fn a_device_locked_before_approving_ends_with_access_denied(app: TestApp) {
@@ -165,6 +360,32 @@ async fn no_code_is_issued_for_a_device_locked_while_the_browser_continues(app: 
     assert_eq!(
         app.count_rows("provider_requests WHERE status = 'denied'"),
         1
+    );
+}
+
+async fn the_activity_page_lists_the_sign_in_to_the_portal(app: TestApp) {
+    let mut device = app.linked_device("marie", CODE, false).await;
+    let (browser, request, scanned) = app_sign_in_page(&app).await;
+    let asking = device.scan_approval(&scanned).await.unwrap();
+    device.unlock_with_secret_code(CODE).await.unwrap();
+    device
+        .approve_sign_in(asking["approval_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    id_token_after(&app, &browser, &request).await;
+    // Marie looks at her devices and activity in her own browser (fresh eAccess login).
+    let res = crate::manage::reauthenticate(&app, "/devices", "marie").await;
+    assert_eq!(res.status(), 303);
+    let page = app.get("/devices").await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("Signed in to Portal portal with devicelink"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Allowed Portal portal to receive your details"),
+        "{page}"
     );
 }
 
