@@ -20,4 +20,6 @@ mod metrics;
 mod mock_idp;
 mod portal;
 mod provider;
+mod provider_app;
+mod provider_flows;
 mod unlock;

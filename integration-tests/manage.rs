@@ -16,7 +16,7 @@ backend_tests!(
 
 /// Follows "Unlink my device" through the mock eAccess as `identity`; returns the
 /// callback's response.
-async fn reauthenticate(app: &TestApp, path: &str, identity: &str) -> reqwest::Response {
+pub(crate) async fn reauthenticate(app: &TestApp, path: &str, identity: &str) -> reqwest::Response {
     let res = app.get(path).await;
     assert_eq!(res.status(), 303);
     assert_eq!(location_path(&res), "/auth/reauth");

@@ -20,12 +20,12 @@ use crate::helpers::{
     Backend, TestApp, attr, hidden_value, http_client, location, spawn_app_with_settings,
 };
 
-const CLIENT_ID: &str = "portal";
-const CLIENT_SECRET: &str = "portal-secret-0123456789";
-const REDIRECT_URI: &str = "http://127.0.0.1:9/portal/callback";
-const PUBLIC_ID: &str = "spa";
+pub(crate) const CLIENT_ID: &str = "portal";
+pub(crate) const CLIENT_SECRET: &str = "portal-secret-0123456789";
+pub(crate) const REDIRECT_URI: &str = "http://127.0.0.1:9/portal/callback";
+pub(crate) const PUBLIC_ID: &str = "spa";
 const JWT_CLIENT_ID: &str = "jwt-portal";
-const API: &str = "https://api.portal.example";
+pub(crate) const API: &str = "https://api.portal.example";
 
 fn client(id: &str) -> ClientSettings {
     ClientSettings {
@@ -47,7 +47,15 @@ fn assertion_key() -> &'static SigningKey {
     KEY.get_or_init(|| SigningKey::generate().unwrap())
 }
 
-async fn spawn(backend: Backend) -> Option<TestApp> {
+pub(crate) async fn spawn(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, |_| {}).await
+}
+
+/// The provider's test app with three portals, further adjusted by the test.
+pub(crate) async fn spawn_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut devicelink::config::Settings),
+) -> Option<TestApp> {
     spawn_app_with_settings(backend, |s| {
         s.provider.key_refresh_secs = 1;
         s.provider.token_requests_per_minute_per_client = 40;
@@ -60,17 +68,21 @@ async fn spawn(backend: Backend) -> Option<TestApp> {
         jwt.jwks =
             Some(serde_json::to_string(&Jwks::from_keys(&[assertion_key().public_key()])).unwrap());
         s.provider.clients = vec![confidential, public, jwt];
+        adjust(s);
     })
     .await
 }
 
+/// Declares each listed async test body `fn(TestApp)` once per backend, on the
+/// provider's test app ([`spawn`]): `sqlite::<name>` and `postgres::<name>`.
+#[macro_export]
 macro_rules! provider_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let app = super::spawn(crate::helpers::Backend::Sqlite).await.unwrap();
+                    let app = $crate::provider::spawn($crate::helpers::Backend::Sqlite).await.unwrap();
                     super::$name(app).await;
                 }
             )*
@@ -79,7 +91,7 @@ macro_rules! provider_tests {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    if let Some(app) = super::spawn(crate::helpers::Backend::Postgres).await {
+                    if let Some(app) = $crate::provider::spawn($crate::helpers::Backend::Postgres).await {
                         super::$name(app).await;
                     }
                 }
@@ -110,13 +122,13 @@ provider_tests!(
     a_new_citizen_registers_and_the_portal_sign_in_continues,
 );
 
-fn query(url: &Url, name: &str) -> Option<String> {
+pub(crate) fn query(url: &Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }
 
-fn authorize_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> String {
     let mut url = Url::parse(&app.url("/oidc/authorize")).unwrap();
     url.query_pairs_mut()
         .append_pair("response_type", "code")
@@ -133,7 +145,7 @@ fn authorize_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> Stri
 
 /// Follows an authorization request in `browser` until the portal's redirect URI, giving
 /// consent when asked.
-async fn until_redirect(app: &TestApp, browser: &reqwest::Client, start: &str) -> Url {
+pub(crate) async fn until_redirect(app: &TestApp, browser: &reqwest::Client, start: &str) -> Url {
     let mut res = browser.get(start).send().await.unwrap();
     loop {
         if res.status() == 303 {
@@ -164,13 +176,13 @@ async fn until_redirect(app: &TestApp, browser: &reqwest::Client, start: &str) -
 }
 
 /// A citizen registered and signed in on `app.client`; returns a code for the portal.
-async fn signed_in_code(app: &TestApp, extra: &[(&str, &str)]) -> String {
+pub(crate) async fn signed_in_code(app: &TestApp, extra: &[(&str, &str)]) -> String {
     app.sign_in_registered("marie", "luxtrust_mobile").await;
     let back = until_redirect(app, &app.client, &authorize_url(app, CLIENT_ID, extra)).await;
     query(&back, "code").expect("a code")
 }
 
-async fn redeem(app: &TestApp, code: &str) -> reqwest::Response {
+pub(crate) async fn redeem(app: &TestApp, code: &str) -> reqwest::Response {
     http_client()
         .post(app.url("/oidc/token"))
         .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
@@ -184,7 +196,7 @@ async fn redeem(app: &TestApp, code: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn introspect(app: &TestApp, token: &str) -> Value {
+pub(crate) async fn introspect(app: &TestApp, token: &str) -> Value {
     let res = http_client()
         .post(app.url("/oidc/introspect"))
         .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
@@ -501,7 +513,7 @@ async fn of_concurrent_redemptions_of_one_code_exactly_one_wins(app: TestApp) {
     );
 }
 
-async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
+pub(crate) async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
     http_client()
         .post(app.url("/oidc/token"))
         .form(&[
@@ -692,13 +704,24 @@ async fn logout_ends_the_session_and_returns_to_the_registered_uri(app: TestApp)
 }
 
 /// A fresh browser starts a device sign-in; returns it, the request id and the QR text.
-async fn app_sign_in_page(app: &TestApp) -> (reqwest::Client, String, String) {
+pub(crate) async fn app_sign_in_page(app: &TestApp) -> (reqwest::Client, String, String) {
     let browser = http_client();
     let start = authorize_url(
         app,
         CLIENT_ID,
         &[("acr_values", "urn:devicelink:acr:device")],
     );
+    let (request, scanned) = app_sign_in_from(app, &browser, &start).await;
+    (browser, request, scanned)
+}
+
+/// In `browser`, from the authorization request `start` (with `acr_values` naming the
+/// app) to the QR page: returns the request id and the QR code's text.
+pub(crate) async fn app_sign_in_from(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    start: &str,
+) -> (String, String) {
     let res = browser.get(start).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
@@ -721,10 +744,14 @@ async fn app_sign_in_page(app: &TestApp) -> (reqwest::Client, String, String) {
     )
     .unwrap();
     let scanned = devicelink::device_client::camera::decode_png(&bytes).unwrap();
-    (browser, request, scanned)
+    (request, scanned)
 }
 
-async fn approval_state(app: &TestApp, browser: &reqwest::Client, request: &str) -> String {
+pub(crate) async fn approval_state(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    request: &str,
+) -> String {
     let res = browser
         .get(app.url(&format!("/oidc/authorize/app/status?request={request}")))
         .send()

@@ -246,6 +246,7 @@ diesel::table! {
         last_used_at -> Timestamp,
         expires_at -> Timestamp,
         idle_expires_at -> Timestamp,
+        auth_time -> Timestamp,
     }
 }
 
@@ -286,6 +287,7 @@ diesel::table! {
         approved_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        unlocked_at -> Nullable<Timestamp>,
     }
 }
 

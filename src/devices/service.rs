@@ -328,6 +328,7 @@ pub fn grant_unlock(
                 last_used_at: now,
                 expires_at: now + Duration::seconds(lifetimes.refresh_absolute_secs),
                 idle_expires_at: now + Duration::seconds(lifetimes.refresh_idle_secs),
+                auth_time: now,
             },
         )?;
         Ok(Issued {
@@ -337,6 +338,7 @@ pub fn grant_unlock(
                 jkt: device.jkt,
                 amr: method.amr().iter().map(|s| (*s).to_owned()).collect(),
                 generation: device.token_generation,
+                auth_time: now,
             },
             refresh_token,
         })
@@ -350,6 +352,8 @@ pub struct InvalidGrant(pub &'static str);
 
 /// Rotates a refresh token presented with a proof by key `jkt`. Each token works once;
 /// presenting a spent one revokes every token of the device (committed, then refused).
+/// The new tokens keep the family's `auth_time`: refreshing proves possession of the
+/// device key, not that the citizen unlocked the app again.
 pub fn refresh(
     conn: &mut DbConnection,
     token: &str,
@@ -424,6 +428,9 @@ pub fn refresh(
                 last_used_at: now,
                 expires_at: row.expires_at,
                 idle_expires_at: idle,
+                // A refresh is no new unlock: the family keeps the time of the one
+                // that started it.
+                auth_time: row.auth_time,
             },
         )?;
         let amr: Vec<String> = serde_json::from_str(&row.amr).unwrap_or_default();
@@ -434,6 +441,7 @@ pub fn refresh(
                 jkt: device.jkt,
                 amr,
                 generation: device.token_generation,
+                auth_time: row.auth_time,
             },
             refresh_token,
         }))

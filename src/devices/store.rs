@@ -233,6 +233,25 @@ pub fn touch_device(
     Ok(())
 }
 
+/// Marks an active device as used now; false when it is not active (locked or
+/// unlinked). One conditional UPDATE: inside a transaction its row lock orders it
+/// against a concurrent lock or unlink, so the caller's decision and theirs cannot
+/// interleave.
+pub fn touch_active_device(
+    conn: &mut DbConnection,
+    device_id: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        devices::table
+            .find(device_id)
+            .filter(devices::status.eq("active")),
+    )
+    .set(devices::last_used_at.eq(now))
+    .execute(conn)?
+        == 1)
+}
+
 pub fn find_passkeys(
     conn: &mut DbConnection,
     device_id: &str,

@@ -9,7 +9,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use chrono::{Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::Connection as _;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -29,9 +30,6 @@ use crate::tokens::guard::{self, ProofRequirements};
 
 /// What the QR code holds: this prefix and the single-use code.
 pub const QR_PREFIX: &str = "devicelink-approve:";
-
-/// How recent the unlock behind an approval must be (the access token's `iat`).
-const FRESH_UNLOCK_SECS: i64 = 120;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/oidc/authorize/app", web::get().to(show_code))
@@ -87,18 +85,39 @@ impl Outcome {
     }
 }
 
-/// The pure reading of a request's approval columns (and the device status, if scanned).
+/// The pure reading of a request's approval columns and, once scanned, the status of
+/// the scanning device (`None` before a scan). An approval counts only while that device
+/// is still active and the request still open: a device locked or unlinked after it
+/// approved ends the sign-in as `Locked`. The QR code's own expiry no longer matters
+/// once the app has decided.
 pub fn outcome(row: &RequestRow, device_status: Option<&str>, now: NaiveDateTime) -> Outcome {
     match row.approval_state.as_str() {
-        "approved" => Outcome::Approved,
         "refused" => Outcome::Refused,
         _ if device_status.is_some_and(|s| s != "active") => Outcome::Locked,
-        _ if row.approval_expires_at.is_none_or(|t| t <= now) || row.expires_at <= now => {
-            Outcome::Expired
-        }
+        _ if row.expires_at <= now => Outcome::Expired,
+        "approved" => Outcome::Approved,
+        _ if row.approval_expires_at.is_none_or(|t| t <= now) => Outcome::Expired,
         "scanned" => Outcome::Scanned,
         _ => Outcome::Shown,
     }
+}
+
+/// Whether the unlock behind an approval is recent enough, pure: its `auth_time` (the
+/// secret code or biometric check itself, which refreshing the tokens does not renew)
+/// at most `window_secs` before `now` and, when the portal sent `max_age`, at most that
+/// long before (OIDC Core section 3.1.2.1; at least one second, the granularity of
+/// `auth_time`). A token that does not say when it was unlocked never is.
+pub fn unlock_is_fresh(
+    auth_time: Option<i64>,
+    now: i64,
+    window_secs: i64,
+    max_age: Option<i64>,
+) -> bool {
+    let Some(unlocked) = auth_time else {
+        return false;
+    };
+    let limit = max_age.map_or(window_secs, |m| m.max(1).min(window_secs));
+    now - unlocked <= limit
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,11 +186,15 @@ async fn bound_outcome(
             let Some(row) = store::find_request(conn, &id)? else {
                 return Ok(None);
             };
-            let device = match &row.device_id {
-                Some(d) => crate::devices::store::find_device(conn, d)?,
+            // A device row that vanished reads as unlinked.
+            let device_status = match &row.device_id {
+                Some(d) => Some(
+                    crate::devices::store::find_device(conn, d)?
+                        .map_or_else(|| "unlinked".to_owned(), |d| d.status),
+                ),
                 None => None,
             };
-            Ok(Some((row, device.map(|d| d.status))))
+            Ok(Some((row, device_status)))
         })
         .await?;
     let (row, device_status) = found.ok_or_else(request_gone)?;
@@ -205,10 +228,12 @@ async fn continue_sign_in(
     }
     let (code, description) = match outcome {
         Outcome::Approved => {
-            let (Some(account_id), Some(device_id), Some(approved_at)) = (
+            // The sign-in's auth_time is the unlock behind the approval, not the
+            // moment the app approved (nor the last refresh of its tokens).
+            let (Some(account_id), Some(device_id), Some(unlocked_at)) = (
                 row.account_id.clone(),
                 row.device_id.clone(),
-                row.approved_at,
+                row.unlocked_at,
             ) else {
                 return Err(request_gone());
             };
@@ -219,7 +244,7 @@ async fn continue_sign_in(
                 .unwrap_or_default();
             let auth = Authenticated {
                 account_id,
-                auth_time: approved_at,
+                auth_time: unlocked_at,
                 acr: rules::ACR_DEVICE.to_owned(),
                 amr,
                 device_id: Some(device_id),
@@ -238,7 +263,10 @@ async fn continue_sign_in(
             "access_denied",
             "the citizen refused the sign-in in the app",
         ),
-        Outcome::Locked => ("access_denied", "the app is locked"),
+        Outcome::Locked => (
+            "access_denied",
+            "the app that was asked to approve is locked or unlinked",
+        ),
         Outcome::Expired => (
             "login_required",
             "the sign-in with the app was not approved in time",
@@ -313,8 +341,16 @@ fn invalid_approval() -> ApiError {
     )
 }
 
-/// The app approves after a fresh unlock: its just-issued access token (with a proof)
-/// shows the device and how it was unlocked. Approving also records the consent.
+/// What became of an approval attempt.
+enum Approval {
+    Approved,
+    UnlockRequired,
+    Invalid,
+}
+
+/// The app approves after a fresh unlock: its access token (with a proof) shows the
+/// device and when and how it was unlocked (`auth_time`, `amr`). Approving also records
+/// the consent, in the same transaction.
 async fn approve(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -322,48 +358,73 @@ async fn approve(
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
     let authorized = auth::authorize(&state, &req).await?;
-    let now = now();
-    if now.and_utc().timestamp() - authorized.claims.iat > FRESH_UNLOCK_SECS {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unlock_required",
-            "Unlock the app with your secret code or biometrics to approve this sign-in.",
-        ));
-    }
     let id = path.into_inner();
+    if id.is_empty() || id.len() > 64 {
+        return Err(invalid_approval());
+    }
+    let now = now();
     let device_id = authorized.device.id.clone();
     let account_id = authorized.device.account_id.clone();
     let amr = json!(authorized.claims.amr).to_string();
+    let auth_time = authorized.claims.auth_time;
+    let unlocked_at = auth_time
+        .and_then(|t| DateTime::from_timestamp(t, 0))
+        .map(|t| t.naive_utc());
+    let window = state.settings.provider.approval_unlock_window_secs;
     let settings = state.settings.clone();
-    let decided = state
+    let approval = state
         .db
         .run(move |conn| {
             let Some(row) = store::find_request(conn, &id)? else {
-                return Ok(false);
+                return Ok(Approval::Invalid);
             };
-            if !store::decide_approval(conn, &id, &device_id, "approved", Some(&amr), now)? {
-                return Ok(false);
+            if row.device_id.as_deref() != Some(device_id.as_str()) {
+                return Ok(Approval::Invalid);
             }
+            let max_age = row.max_age.map(i64::from);
+            let is_fresh = unlock_is_fresh(auth_time, now.and_utc().timestamp(), window, max_age);
+            let Some(unlocked_at) = unlocked_at.filter(|_| is_fresh) else {
+                return Ok(Approval::UnlockRequired);
+            };
             let name = settings
                 .provider
                 .client(&row.client_id)
                 .map_or_else(|| row.client_id.clone(), |c| c.name.clone());
-            service::record_consent(
-                conn,
-                &account_id,
-                &row.client_id,
-                &name,
-                &row.scope,
-                &ctx,
-                now,
-            )?;
-            Ok(true)
+            conn.transaction(|conn| {
+                if !store::decide_approval(
+                    conn,
+                    &id,
+                    &device_id,
+                    store::Decision::Approved {
+                        amr: &amr,
+                        unlocked_at,
+                    },
+                    now,
+                )? {
+                    return Ok(Approval::Invalid);
+                }
+                service::record_consent(
+                    conn,
+                    &account_id,
+                    &row.client_id,
+                    &name,
+                    &row.scope,
+                    &ctx,
+                    now,
+                )?;
+                Ok(Approval::Approved)
+            })
         })
         .await?;
-    if !decided {
-        return Err(invalid_approval());
+    match approval {
+        Approval::Approved => Ok(HttpResponse::NoContent().finish()),
+        Approval::UnlockRequired => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unlock_required",
+            "Unlock the app with your secret code or biometrics to approve this sign-in.",
+        )),
+        Approval::Invalid => Err(invalid_approval()),
     }
-    Ok(HttpResponse::NoContent().finish())
 }
 
 /// The app refuses: the portal gets `access_denied`.
@@ -382,7 +443,7 @@ async fn refuse(
             let Some(device) = crate::devices::store::find_live_device_by_jkt(conn, &jkt)? else {
                 return Ok(false);
             };
-            store::decide_approval(conn, &id, &device.id, "refused", None, now)
+            store::decide_approval(conn, &id, &device.id, store::Decision::Refused, now)
         })
         .await?;
     if !decided {
@@ -419,6 +480,7 @@ mod tests {
             account_id: None,
             amr: None,
             approved_at: None,
+            unlocked_at: None,
             created_at: now,
             expires_at: now + Duration::seconds(600),
         }
@@ -450,5 +512,44 @@ mod tests {
             outcome(&row("refused", 60), Some("active"), now),
             Outcome::Refused
         );
+    }
+
+    #[test]
+    fn an_approval_counts_only_while_the_device_is_active_and_the_request_open() {
+        let now = chrono::DateTime::from_timestamp(1_700_000_000, 0)
+            .unwrap()
+            .naive_utc();
+        for status in ["locked", "unlinked"] {
+            assert_eq!(
+                outcome(&row("approved", 60), Some(status), now),
+                Outcome::Locked,
+                "{status}"
+            );
+        }
+        let mut stale = row("approved", 60);
+        stale.expires_at = now;
+        assert_eq!(outcome(&stale, Some("active"), now), Outcome::Expired);
+        // A refusal stays a refusal whatever happened to the device since.
+        assert_eq!(
+            outcome(&row("refused", 60), Some("locked"), now),
+            Outcome::Refused
+        );
+    }
+
+    #[test]
+    fn only_a_recent_unlock_approves() {
+        let now = 1_700_000_000;
+        assert!(unlock_is_fresh(Some(now), now, 120, None));
+        assert!(unlock_is_fresh(Some(now - 120), now, 120, None));
+        assert!(!unlock_is_fresh(Some(now - 121), now, 120, None));
+        // No auth_time (a token from before the claim): never.
+        assert!(!unlock_is_fresh(None, now, 120, None));
+        // max_age shortens the window, down to the one-second granularity.
+        assert!(unlock_is_fresh(Some(now - 30), now, 120, Some(30)));
+        assert!(!unlock_is_fresh(Some(now - 31), now, 120, Some(30)));
+        assert!(unlock_is_fresh(Some(now - 1), now, 120, Some(0)));
+        assert!(!unlock_is_fresh(Some(now - 2), now, 120, Some(0)));
+        // ...but never lengthens it.
+        assert!(!unlock_is_fresh(Some(now - 200), now, 120, Some(600)));
     }
 }

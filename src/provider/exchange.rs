@@ -109,6 +109,19 @@ pub(crate) async fn exchange(
                 "The subject token is revoked: the device is locked or unlinked.",
             )
         })?;
+    // The exchanged token asserts when the citizen unlocked the app: the subject
+    // token's `auth_time` (the unlock behind its refresh-token family), not its `iat`
+    // (which a mere refresh renews).
+    let auth_time = claims
+        .auth_time
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|t| t.naive_utc())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_grant",
+                "The subject token does not say when the app was unlocked. Unlock the app again.",
+            )
+        })?;
     let ttl = state.settings.provider.access_token_ttl_secs;
     let naive = now.naive_utc();
     let grant = GrantRow {
@@ -116,7 +129,7 @@ pub(crate) async fn exchange(
         client_id: client.client_id.clone(),
         account_id: device.account_id.clone(),
         scope: "openid".to_owned(),
-        auth_time: chrono::DateTime::from_timestamp(claims.iat, 0).map_or(naive, |t| t.naive_utc()),
+        auth_time,
         acr: super::rules::ACR_DEVICE.to_owned(),
         amr: json!(claims.amr).to_string(),
         device_id: Some(device.id.clone()),

@@ -9,10 +9,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Duration, NaiveDateTime, Utc};
 use serde_json::{Value, json};
 
-use super::client_auth::{self, Presented};
+use super::client_auth;
 use super::pages::{ChoosePage, ConsentPage, scope_items};
 use super::rules::{self, AuthorizeParams, CurrentAuth};
-use super::service::{self, Authenticated, InvalidGrant, Redeemed};
+use super::service::{self, Authenticated, CodeIssue, InvalidGrant, Redeemed};
 use super::settings::ClientSettings;
 use super::store::{self, RequestRow};
 use super::tokens::{self as ptokens, IdTokenInput};
@@ -325,6 +325,7 @@ async fn authorize(
         account_id: None,
         amr: None,
         approved_at: None,
+        unlocked_at: None,
         created_at: now,
         expires_at: now + Duration::seconds(state.settings.provider.request_ttl_secs),
     };
@@ -516,13 +517,19 @@ pub(crate) async fn issue_and_redirect(
         .run(move |conn| service::issue_code(conn, &settings.provider, &stored, &auth, &ctx, now))
         .await?;
     match code {
-        Some(code) => redirect_to_client(
+        CodeIssue::Issued(code) => redirect_to_client(
             state,
             &row.redirect_uri,
             &[("code", &code)],
             row.state.as_deref(),
         ),
-        None => Err(request_gone()),
+        CodeIssue::Gone => Err(request_gone()),
+        CodeIssue::DeviceInactive => error_redirect(
+            state,
+            &row,
+            "access_denied",
+            "the app that approved the sign-in is locked or unlinked",
+        ),
     }
 }
 
@@ -799,70 +806,33 @@ async fn authenticated_client(
     Ok(client.clone())
 }
 
-fn presented_id(presented: &Presented) -> Option<&str> {
-    match presented {
-        Presented::Basic { id, .. } | Presented::Post { id, .. } | Presented::None { id } => {
-            Some(id)
-        }
-        Presented::Assertion { id, .. } => id.as_deref(),
-    }
-}
-
-/// Counts the request against the per-address and per-client limits.
-async fn rate_limited(
-    state: &AppState,
-    req: &HttpRequest,
-    form: &HashMap<String, String>,
-) -> Result<(), ApiError> {
-    let limits = &state.settings.provider;
-    let address = req
-        .peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
-    let client = client_auth::presented(req, form)
-        .ok()
-        .and_then(|p| presented_id(&p).map(|id| id.chars().take(128).collect::<String>()));
-    let (per_address, per_client) = (
-        limits.token_requests_per_minute_per_address,
-        limits.token_requests_per_minute_per_client,
-    );
+/// Counts one token-endpoint request in `bucket`: 429 with `Retry-After` beyond `limit`
+/// a minute.
+async fn count_token_request(state: &AppState, bucket: String, limit: u32) -> Result<(), ApiError> {
     let now = now();
     let retry = state
         .db
-        .run(move |conn| {
-            if let Some(retry) = rate_limit::hit(
-                conn,
-                &format!("oidc_token:ip:{address}"),
-                per_address,
-                60,
-                now,
-            )? {
-                return Ok(Some(retry));
-            }
-            match client {
-                Some(id) => rate_limit::hit(
-                    conn,
-                    &format!("oidc_token:client:{}", session::hash_token(&id)),
-                    per_client,
-                    60,
-                    now,
-                ),
-                None => Ok(None),
-            }
-        })
+        .run(move |conn| rate_limit::hit(conn, &bucket, limit, 60, now))
         .await?;
-    match retry {
-        Some(secs) => Err(rate_limit::too_many_requests(secs)),
-        None => Ok(()),
-    }
+    retry.map_or(Ok(()), |secs| Err(rate_limit::too_many_requests(secs)))
 }
 
 async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Bytes,
+    ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
+    let limits = &state.settings.provider;
+    // Every request counts against its network address (behind `server.trusted_proxies`
+    // the forwarded one) before anything in it is believed.
+    count_token_request(
+        &state,
+        format!("oidc_token:ip:{}", ctx.ip.as_deref().unwrap_or("-")),
+        limits.token_requests_per_minute_per_address,
+    )
+    .await?;
     let form = form_params(&req, &body)?;
-    rate_limited(&state, &req, &form).await?;
     let grant_type = form.get("grant_type").cloned().unwrap_or_default();
     if grant_type == super::exchange::TOKEN_EXCHANGE {
         return super::exchange::exchange(&state, &req, &form)
@@ -870,6 +840,14 @@ async fn token(
             .map(no_store);
     }
     let client = authenticated_client(&state, &req, &form).await?;
+    // Only a client that proved who it is spends its own budget: requests with a wrong
+    // secret (anyone can name a client_id) count against their address alone.
+    count_token_request(
+        &state,
+        format!("oidc_token:client:{}", client.client_id),
+        limits.token_requests_per_minute_per_client,
+    )
+    .await?;
     let now = now();
     let client_id = client.client_id.clone();
     let outcome = match grant_type.as_str() {

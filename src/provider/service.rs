@@ -25,8 +25,22 @@ pub struct Authenticated {
     pub device_id: Option<String>,
 }
 
+/// What became of a request that was to be completed with a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeIssue {
+    /// The authorization code (secret: only its hash is stored).
+    Issued(String),
+    /// The request was no longer pending (completed or denied by a racing call).
+    Gone,
+    /// The device that approved the sign-in is locked or unlinked now: no code, the
+    /// request is denied (the portal gets `access_denied`).
+    DeviceInactive,
+}
+
 /// Completes a pending request with a new grant and code, once (the request's
-/// pending -> completed transition decides between racing calls). Returns the code.
+/// pending -> completed transition decides between racing calls). A sign-in approved
+/// in the app is completed only while that device is still active, checked in the same
+/// transaction as the code is issued.
 pub fn issue_code(
     conn: &mut DbConnection,
     settings: &ProviderSettings,
@@ -34,13 +48,25 @@ pub fn issue_code(
     auth: &Authenticated,
     ctx: &RequestContext,
     now: NaiveDateTime,
-) -> Result<Option<String>, StoreError> {
+) -> Result<CodeIssue, StoreError> {
     let client_name = settings
         .client(&request.client_id)
         .map_or_else(|| request.client_id.clone(), |c| c.name.clone());
     conn.transaction(|conn| {
+        if let Some(device) = &auth.device_id {
+            if !crate::devices::store::touch_active_device(conn, device, now)? {
+                tracing::info!(device = %device, "the approving device is no longer active; the sign-in is denied");
+                return Ok(
+                    if store::finish_request(conn, &request.id_hash, "denied")? {
+                        CodeIssue::DeviceInactive
+                    } else {
+                        CodeIssue::Gone
+                    },
+                );
+            }
+        }
         if !store::finish_request(conn, &request.id_hash, "completed")? {
-            return Ok(None);
+            return Ok(CodeIssue::Gone);
         }
         let grant = GrantRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -82,7 +108,7 @@ pub fn issue_code(
             event = event.with_device(device);
         }
         audit::store::insert_event(conn, &event)?;
-        Ok(Some(code))
+        Ok(CodeIssue::Issued(code))
     })
 }
 

@@ -16,6 +16,9 @@ pub struct ProviderSettings {
     pub code_ttl_secs: i64,
     pub request_ttl_secs: i64,
     pub approval_ttl_secs: i64,
+    /// How recent the app's unlock (secret code or biometrics) must be to approve a
+    /// sign-in: the `auth_time` of its access token, which a refresh does not renew.
+    pub approval_unlock_window_secs: i64,
     pub token_requests_per_minute_per_client: u32,
     pub token_requests_per_minute_per_address: u32,
     pub key_refresh_secs: u64,
@@ -74,7 +77,7 @@ fn invalid(key: &'static str, problem: impl Into<String>) -> ConfigError {
 impl ProviderSettings {
     /// Checks the `[provider]` values that types alone cannot.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let ranges: [(&'static str, i64, i64, i64); 6] = [
+        let ranges: [(&'static str, i64, i64, i64); 7] = [
             (
                 "provider.id_token_ttl_secs",
                 self.id_token_ttl_secs,
@@ -99,6 +102,12 @@ impl ProviderSettings {
                 "provider.approval_ttl_secs",
                 self.approval_ttl_secs,
                 30,
+                600,
+            ),
+            (
+                "provider.approval_unlock_window_secs",
+                self.approval_unlock_window_secs,
+                1,
                 600,
             ),
         ];

@@ -34,6 +34,8 @@ pub struct RequestRow {
     pub approved_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// The unlock behind an approval (the sign-in's `auth_time`).
+    pub unlocked_at: Option<NaiveDateTime>,
 }
 
 pub fn insert_request(conn: &mut DbConnection, row: &RequestRow) -> Result<(), StoreError> {
@@ -354,15 +356,29 @@ pub fn scan_approval(
         .optional()?)
 }
 
+/// What the app decided about a scanned request.
+#[derive(Debug, Clone, Copy)]
+pub enum Decision<'a> {
+    /// Approved after the unlock at `unlocked_at`, with that unlock's `amr` (JSON).
+    Approved {
+        amr: &'a str,
+        unlocked_at: NaiveDateTime,
+    },
+    Refused,
+}
+
 /// scanned -> approved | refused by the device that scanned, once, while valid.
 pub fn decide_approval(
     conn: &mut DbConnection,
     id_hash: &str,
     device_id: &str,
-    decision: &str,
-    amr: Option<&str>,
+    decision: Decision<'_>,
     now: NaiveDateTime,
 ) -> Result<bool, StoreError> {
+    let (state, amr, unlocked_at) = match decision {
+        Decision::Approved { amr, unlocked_at } => ("approved", Some(amr), Some(unlocked_at)),
+        Decision::Refused => ("refused", None, None),
+    };
     Ok(diesel::update(
         provider_requests::table
             .find(id_hash)
@@ -372,9 +388,10 @@ pub fn decide_approval(
             .filter(provider_requests::approval_expires_at.gt(now)),
     )
     .set((
-        provider_requests::approval_state.eq(decision),
+        provider_requests::approval_state.eq(state),
         provider_requests::amr.eq(amr),
         provider_requests::approved_at.eq(now),
+        provider_requests::unlocked_at.eq(unlocked_at),
     ))
     .execute(conn)?
         == 1)

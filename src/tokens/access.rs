@@ -52,6 +52,9 @@ pub struct Grant {
     pub amr: Vec<String>,
     /// The device's token generation when issued.
     pub generation: i32,
+    /// When the unlock (secret code or biometrics) behind this token happened: the start
+    /// of its refresh-token family, not the last refresh.
+    pub auth_time: NaiveDateTime,
 }
 
 /// The claims of a valid access token.
@@ -62,6 +65,9 @@ pub struct AccessClaims {
     pub jkt: Jkt,
     pub amr: Vec<String>,
     pub generation: i32,
+    /// The unlock time (`auth_time`, seconds). `None` only for a token issued before
+    /// the claim existed; such a token proves no unlock time.
+    pub auth_time: Option<i64>,
     pub iat: i64,
     pub exp: i64,
 }
@@ -171,6 +177,7 @@ impl TokenIssuer {
             "cnf": {"jkt": grant.jkt},
             "amr": grant.amr,
             "gen": grant.generation,
+            "auth_time": grant.auth_time.and_utc().timestamp(),
             "iat": iat,
             "exp": iat + self.ttl_secs,
             "jti": uuid::Uuid::new_v4().to_string(),
@@ -235,6 +242,7 @@ impl TokenIssuer {
             amr,
             generation: i32::try_from(int("gen")?)
                 .map_err(|_| AccessTokenError::MissingClaim("gen"))?,
+            auth_time: claims.get("auth_time").and_then(Value::as_i64),
             iat: int("iat")?,
             exp,
         })
@@ -370,6 +378,7 @@ mod tests {
             jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into(),
             amr: vec!["hwk".into(), "pin".into()],
             generation: 3,
+            auth_time: at(1_699_999_000).naive_utc(),
         }
     }
 
@@ -389,10 +398,28 @@ mod tests {
         assert_eq!(claims.amr, ["hwk", "pin"]);
         assert_eq!(claims.generation, 3);
         assert_eq!(claims.exp - claims.iat, 300);
+        // The unlock time travels separately from the issue time.
+        assert_eq!(claims.auth_time, Some(1_699_999_000));
+        assert_eq!(claims.iat, 1_700_000_000);
         assert_eq!(
             i.verify(&token, &keys, at(1_700_000_300)),
             Err(AccessTokenError::Expired)
         );
+    }
+
+    #[test]
+    fn a_token_without_auth_time_proves_no_unlock_time() {
+        let i = issuer(300);
+        let claims = json!({
+            "iss": "https://devicelink.example", "aud": "https://devicelink.example/api",
+            "sub": "acc", "device_id": "dev", "cnf": {"jkt": grant().jkt},
+            "amr": ["hwk", "pin"], "gen": 3, "iat": 1_700_000_000, "exp": 1_700_000_300,
+        });
+        let Value::Object(map) = claims else {
+            unreachable!()
+        };
+        let checked = i.check_claims(&map, at(1_700_000_001)).unwrap();
+        assert_eq!(checked.auth_time, None);
     }
 
     #[test]

@@ -85,6 +85,8 @@ pub struct RefreshTokenRow {
     pub last_used_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub idle_expires_at: NaiveDateTime,
+    /// When the unlock that started the family happened; copied on every rotation.
+    pub auth_time: NaiveDateTime,
 }
 
 pub fn insert_refresh_token(
