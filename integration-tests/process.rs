@@ -96,6 +96,10 @@ impl Deployment {
                 "LINKING__LINK_CREATIONS_PER_MINUTE_PER_ADDRESS",
                 "10000".to_owned(),
             ),
+            (
+                "LINKING__LINK_CREATIONS_PER_MINUTE_PER_ACCOUNT",
+                "10000".to_owned(),
+            ),
             ("TOKENS__UNLOCK_PER_MINUTE_PER_ADDRESS", "1000".to_owned()),
             ("TOKENS__UNLOCK_PER_MINUTE_PER_DEVICE", "1000".to_owned()),
             ("LOG__LEVEL", "info,actix_server=warn".to_owned()),
