@@ -45,7 +45,8 @@ macro_rules! per_backend {
     };
 }
 
-// After `per_backend!`, which it uses too.
+// After `per_backend!`, which they use too.
+mod provider_bodies;
 mod rate_limits;
 
 per_backend!(
