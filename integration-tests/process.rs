@@ -116,6 +116,15 @@ impl Deployment {
         self.vars.push((name, value.to_owned()));
     }
 
+    /// The value of `DEVICELINK__<key>`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let name = format!("DEVICELINK__{key}");
+        self.vars
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The same settings as a `Settings` value, for the test-side helpers (`TestApp`).
     pub fn settings(&self) -> devicelink::config::Settings {
         let mut settings = devicelink::config::Settings::load(None).expect("defaults");
