@@ -69,14 +69,69 @@ async fn a_journey_spread_over_three_instances_works_end_to_end() {
     device.redeem_qr(&scanned).await.unwrap();
     lb.route(Route::RoundRobin(vec![A, B, C]));
     device.set_secret_code(CODE).await.unwrap();
-    device.complete().await.unwrap();
+    // The passkey (WebAuthn) ceremony split: the creation options come from A, the new
+    // credential is verified by B against the ceremony state A kept in the database.
+    lb.route(Route::RoundRobin(vec![A, B]));
+    let served = lb.served();
+    device.add_passkey().await.unwrap();
+    let after = lb.served();
+    for i in [A, B] {
+        assert_eq!(
+            after[&i],
+            served.get(&i).copied().unwrap_or(0) + 1,
+            "{after:?}"
+        );
+    }
+    lb.route(Route::To(C));
+    let done = device.complete().await.unwrap();
+    assert_eq!(done["biometrics"], true, "{done}");
     // The browser (on B) sees the code used.
     lb.route(Route::To(B));
     assert_eq!(app.code_status(&code_id, &code).await["status"], "linked");
+    // Biometric unlock split the same way: the assertion options from C, the signed
+    // assertion checked by A.
+    lb.route(Route::RoundRobin(vec![C, A]));
+    let tokens = device.unlock_with_biometrics().await.unwrap();
+    assert!(tokens["access_token"].is_string(), "{tokens}");
 
-    // Unlock on A, then the app's calls and refreshes go round.
+    // A DPoP nonce issued by A is accepted by B as it is, without a `use_dpop_nonce`
+    // round (by hand, to see each answer).
     lb.route(Route::To(A));
-    device.unlock_with_secret_code(CODE).await.unwrap();
+    let unlock_url = device.url("/api/v1/device/unlock").unwrap();
+    let unlock = serde_json::json!({"method": "secret_code", "secret_code": CODE});
+    let proof = device.key().proof("POST", &unlock_url, None, None).unwrap();
+    let res = app
+        .client
+        .post(unlock_url.clone())
+        .header("dpop", proof)
+        .json(&unlock)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let nonce = res.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "use_dpop_nonce", "{body}");
+    lb.route(Route::To(B));
+    let proof = device
+        .key()
+        .proof("POST", &unlock_url, None, Some(&nonce))
+        .unwrap();
+    let res = app
+        .client
+        .post(unlock_url)
+        .header("dpop", proof)
+        .json(&unlock)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let tokens: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "B refused A's nonce: {tokens}");
+    device.state.access_token = tokens["access_token"].as_str().map(str::to_owned);
+    device.state.refresh_token = tokens["refresh_token"].as_str().map(str::to_owned);
+
+    // The app's calls and refreshes go round.
     lb.route(Route::RoundRobin(vec![B, C, A]));
     device.me().await.unwrap();
     device.refresh().await.unwrap();
