@@ -14,15 +14,18 @@
 //! an error under CI), and the outage tests a private PostgreSQL cluster (initdb/pg_ctl)
 //! and Python's aiosmtpd, both installed by `.ci/run`.
 
+mod load;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::helpers::{PgDatabase, postgres_url};
-use crate::invariants::{assert_invariants, count};
+use crate::invariants::{assert_invariants, count, texts_of};
 use crate::process::{Cluster, PrivatePostgres, Route, SmtpServer, poll_until};
+use load::{check_interrupted, journey_load, links_mid_way, until_a_link_is_mid_way};
 
 const CODE: &str = "482913";
 const A: usize = 0;
@@ -66,14 +69,69 @@ async fn a_journey_spread_over_three_instances_works_end_to_end() {
     device.redeem_qr(&scanned).await.unwrap();
     lb.route(Route::RoundRobin(vec![A, B, C]));
     device.set_secret_code(CODE).await.unwrap();
-    device.complete().await.unwrap();
+    // The passkey (WebAuthn) ceremony split: the creation options come from A, the new
+    // credential is verified by B against the ceremony state A kept in the database.
+    lb.route(Route::RoundRobin(vec![A, B]));
+    let served = lb.served();
+    device.add_passkey().await.unwrap();
+    let after = lb.served();
+    for i in [A, B] {
+        assert_eq!(
+            after[&i],
+            served.get(&i).copied().unwrap_or(0) + 1,
+            "{after:?}"
+        );
+    }
+    lb.route(Route::To(C));
+    let done = device.complete().await.unwrap();
+    assert_eq!(done["biometrics"], true, "{done}");
     // The browser (on B) sees the code used.
     lb.route(Route::To(B));
     assert_eq!(app.code_status(&code_id, &code).await["status"], "linked");
+    // Biometric unlock split the same way: the assertion options from C, the signed
+    // assertion checked by A.
+    lb.route(Route::RoundRobin(vec![C, A]));
+    let tokens = device.unlock_with_biometrics().await.unwrap();
+    assert!(tokens["access_token"].is_string(), "{tokens}");
 
-    // Unlock on A, then the app's calls and refreshes go round.
+    // A DPoP nonce issued by A is accepted by B as it is, without a `use_dpop_nonce`
+    // round (by hand, to see each answer).
     lb.route(Route::To(A));
-    device.unlock_with_secret_code(CODE).await.unwrap();
+    let unlock_url = device.url("/api/v1/device/unlock").unwrap();
+    let unlock = serde_json::json!({"method": "secret_code", "secret_code": CODE});
+    let proof = device.key().proof("POST", &unlock_url, None, None).unwrap();
+    let res = app
+        .client
+        .post(unlock_url.clone())
+        .header("dpop", proof)
+        .json(&unlock)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let nonce = res.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "use_dpop_nonce", "{body}");
+    lb.route(Route::To(B));
+    let proof = device
+        .key()
+        .proof("POST", &unlock_url, None, Some(&nonce))
+        .unwrap();
+    let res = app
+        .client
+        .post(unlock_url)
+        .header("dpop", proof)
+        .json(&unlock)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let tokens: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "B refused A's nonce: {tokens}");
+    device.state.access_token = tokens["access_token"].as_str().map(str::to_owned);
+    device.state.refresh_token = tokens["refresh_token"].as_str().map(str::to_owned);
+
+    // The app's calls and refreshes go round.
     lb.route(Route::RoundRobin(vec![B, C, A]));
     device.me().await.unwrap();
     device.refresh().await.unwrap();
@@ -323,6 +381,16 @@ async fn two_instances_racing_for_one_authorization_code_have_one_winner() {
         let body: Value = loser.json().await.unwrap();
         assert_eq!(body["error"], "invalid_grant", "{body}");
     }
+    // The loser presented a used code: its grant is revoked (RFC 6749 section 4.1.2),
+    // so what the winner got stops working too.
+    assert_eq!(
+        count(
+            app,
+            "SELECT COUNT(*) AS n FROM provider_grants WHERE revoked_at IS NULL"
+        ),
+        0,
+        "every raced code's grant is revoked"
+    );
     let served = lb.served();
     assert!(
         served.get(&B).copied().unwrap_or(0) >= 3 && served.get(&C).copied().unwrap_or(0) >= 3,
@@ -383,31 +451,79 @@ async fn while_postgresql_is_down_requests_fail_fast_with_503_and_the_service_re
         return;
     };
     let db = PgDatabase::create(&pg.admin_url());
-    let cluster = Cluster::start(2, db, |_| {}).await;
-    let (app, lb) = (&cluster.app, &cluster.balancer);
+    let cluster = Cluster::start(2, db, |d| {
+        // A claim of a mail whose "sent" mark the outage swallowed runs out soon.
+        d.set("MAIL__LOCK_SECS", "10");
+        d.set("MAIL__BACKOFF_BASE_SECS", "1");
+    })
+    .await;
+    let pool_timeout = Duration::from_secs(
+        cluster
+            .deployment
+            .get("DATABASE__CONNECT_TIMEOUT_SECS")
+            .and_then(|v| v.parse().ok())
+            .expect("the deployment's pool timeout"),
+    );
+    let Cluster {
+        servers,
+        balancer: lb,
+        app,
+        ..
+    } = cluster;
+    let app = Arc::new(app);
     lb.route(Route::RoundRobin(vec![A, B]));
     app.sign_in_registered("marie", "luxtrust_mobile").await;
-    let device = unlocked_device(app, "Marie's phone").await;
-    let mut probe = unlocked_device(app, "Marie's tablet").await;
+    let device = unlocked_device(&app, "Marie's phone").await;
+    let mut probe = unlocked_device(&app, "Marie's tablet").await;
     let stop = Arc::new(AtomicBool::new(false));
     let load = refresh_load(device, Arc::clone(&stop));
-    // Some load before the outage.
+    // Citizens link devices (each link writes its mail to the outbox) all along.
+    let links = journey_load(Arc::clone(&app), Arc::clone(&stop));
+    let devices = || count(&app, "SELECT COUNT(*) AS n FROM devices");
+    // Some load before the outage, links among it.
     poll_until("load runs", Duration::from_secs(30), || async {
-        (lb.served().values().sum::<usize>() > 40).then_some(())
+        (lb.served().values().sum::<usize>() > 40 && devices() > 3).then_some(())
     })
     .await;
 
+    // Stop right when a link is half-way, so that the outage likely cuts one (resumed or
+    // left unlinked below; the kill test asserts that one is cut).
+    let known = links_mid_way(&app);
+    until_a_link_is_mid_way(&app, &known, Duration::from_secs(30)).await;
     pg.stop();
-    // The pool timeout is 2 s; a request may wait for it, never much longer.
     let bounded = crate::helpers::http_client_with_timeout(Duration::from_secs(15));
+    // A request waits at most the pool timeout for a connection; the margin covers the
+    // balancer's hop and the rest of the request, not a second wait.
+    let bound = pool_timeout + Duration::from_millis(1500);
+    let token = probe.state.access_token.clone().unwrap();
+    let me = probe.url("/api/v1/me").unwrap();
     for target in [A, B] {
         lb.route(Route::To(target));
         let ready = bounded.get(app.url("/readyz")).send().await.unwrap();
         assert_eq!(ready.status(), 503);
+        assert_eq!(ready.headers()["retry-after"], "5");
         let body: Value = ready.json().await.unwrap();
         assert_eq!(body["error"], "not_ready", "{body}");
         assert_eq!(body["checks"]["database"], "unavailable", "{body}");
-        // Bounded: a request may wait for the pool timeout, never hang.
+        // The API: 503 with Retry-After, within the pool timeout; never a hang.
+        let proof = probe.proof("GET", &me, Some(&token)).unwrap();
+        let started = Instant::now();
+        let res = bounded
+            .get(me.clone())
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .send()
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(res.status(), 503);
+        assert_eq!(res.headers()["retry-after"], "5");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "service_unavailable", "{body}");
+        assert!(
+            elapsed <= bound,
+            "the API answered after {elapsed:?}, beyond {bound:?}"
+        );
         let err = tokio::time::timeout(Duration::from_secs(15), probe.me())
             .await
             .expect("the API answers within the pool timeout")
@@ -417,6 +533,8 @@ async fn while_postgresql_is_down_requests_fail_fast_with_503_and_the_service_re
             (Some(503), Some("service_unavailable")),
             "{err}"
         );
+        // A page: the 503 page, with Retry-After, as fast.
+        let started = Instant::now();
         let page = tokio::time::timeout(
             Duration::from_secs(15),
             app.client.get(app.url("/dashboard")).send(),
@@ -424,7 +542,13 @@ async fn while_postgresql_is_down_requests_fail_fast_with_503_and_the_service_re
         .await
         .expect("the page answers within the pool timeout")
         .unwrap();
+        let elapsed = started.elapsed();
         assert_eq!(page.status(), 503);
+        assert_eq!(page.headers()["retry-after"], "5");
+        assert!(
+            elapsed <= bound,
+            "the page answered after {elapsed:?}, beyond {bound:?}"
+        );
         let metrics = bounded.get(app.url("/metrics")).send().await.unwrap();
         assert_eq!(metrics.status(), 200);
         assert!(
@@ -434,7 +558,15 @@ async fn while_postgresql_is_down_requests_fail_fast_with_503_and_the_service_re
     }
 
     pg.start_again();
-    lb.route(Route::RoundRobin(vec![A, B]));
+    let back = chrono::Utc::now()
+        .naive_utc()
+        .format("%Y-%m-%d %H:%M:%S%.6f");
+    let linked_since_back = || {
+        count(
+            &app,
+            &format!("SELECT COUNT(*) AS n FROM devices WHERE linked_at > '{back}'"),
+        )
+    };
     // Each instance comes back by itself: no restart.
     for target in [A, B] {
         lb.route(Route::To(target));
@@ -449,10 +581,10 @@ async fn while_postgresql_is_down_requests_fail_fast_with_503_and_the_service_re
         .await;
     }
     lb.route(Route::RoundRobin(vec![A, B]));
-    // The load goes on succeeding after the outage.
+    // The load goes on succeeding after the outage, links too.
     let before = lb.served().values().sum::<usize>();
     poll_until("load runs again", Duration::from_secs(30), || async {
-        (lb.served().values().sum::<usize>() > before + 20).then_some(())
+        (lb.served().values().sum::<usize>() > before + 20 && linked_since_back() > 0).then_some(())
     })
     .await;
     stop.store(true, Ordering::Relaxed);
@@ -467,87 +599,52 @@ async fn while_postgresql_is_down_requests_fail_fast_with_503_and_the_service_re
         seen[last_outage..].contains(&200),
         "the load succeeds again after the outage: {seen:?}"
     );
+    // Links cut by the outage resume, or left nothing linked.
+    check_interrupted(&app, vec![links.await.unwrap()]).await;
     probe.me().await.unwrap();
     // A link after the outage works, and nothing was broken.
-    let _late = unlocked_device(app, "Marie's watch").await;
-    for server in &cluster.servers {
+    let _late = unlocked_device(&app, "Marie's watch").await;
+
+    // No mail lost: every message written around the outage is delivered, each one to
+    // its own file (the file transport names it after the outbox id).
+    poll_until("the outbox drains", Duration::from_secs(60), || async {
+        let waiting = count(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status IN ('pending', 'sending')",
+        );
+        (waiting == 0).then_some(())
+    })
+    .await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE status <> 'sent'"
+        ),
+        0
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) AS n FROM outbox WHERE kind = 'device_linked'"
+        ),
+        devices(),
+        "one `device_linked` mail per device"
+    );
+    let mail_dir = app.dir.path().join("mail");
+    for id in texts_of(&app, "SELECT id AS v FROM outbox") {
+        assert!(
+            mail_dir.join(format!("{id}.eml")).is_file(),
+            "outbox message {id} was never written"
+        );
+    }
+    for server in &servers {
         assert!(
             !server.log_text().contains("panicked"),
             "{}",
             server.log_text()
         );
     }
-    assert_invariants(app);
-}
-
-/// Links, unlocks, refreshes and unlinks again and again; steps that fail (the
-/// instance is gone) are recorded, and the device is kept for the final checks.
-fn journey_load(
-    app: Arc<crate::helpers::TestApp>,
-    stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<Vec<devicelink::device_client::DeviceClient>> {
-    tokio::spawn(async move {
-        // Its own browser: one session shows one QR code at a time.
-        let browser = crate::helpers::http_client();
-        let login = browser.get(app.url("/auth/login")).send().await.unwrap();
-        let authorize = crate::helpers::location(&login);
-        let callback = devicelink::mock_idp::script::complete_login(
-            &browser,
-            &authorize,
-            "marie",
-            "luxtrust_mobile",
-        )
-        .await
-        .unwrap();
-        let signed_in = browser.get(callback).send().await.unwrap();
-        assert_eq!(crate::helpers::location_path(&signed_in), "/dashboard");
-        let mut interrupted = Vec::new();
-        // Bounded in time, not in rounds: while an instance restarts every request fails
-        // at once, and a round count would be used up before it is back.
-        let started = std::time::Instant::now();
-        while !stop.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(120) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            let Ok(res) = browser.get(app.url("/devices/link")).send().await else {
-                continue;
-            };
-            if res.status() != 200 {
-                continue;
-            }
-            let page = res.text().await.unwrap_or_default();
-            if !page.contains("data-link-id") {
-                continue;
-            }
-            let (id, code) = (
-                crate::helpers::attr(&page, "data-link-id"),
-                crate::helpers::attr(&page, "data-code"),
-            );
-            let Ok(png) = browser
-                .get(app.url(&format!("/devices/link/{id}/qr.png?c={code}")))
-                .send()
-                .await
-            else {
-                continue;
-            };
-            let Ok(scanned) = devicelink::device_client::camera::decode_png(
-                &png.bytes().await.unwrap_or_default(),
-            ) else {
-                continue;
-            };
-            let mut device = app.device();
-            if let Err(e) = device.link_with_qr("phone", &scanned, CODE, false).await {
-                eprintln!("link interrupted: {e}");
-                interrupted.push(device);
-                continue;
-            }
-            if device.unlock_with_secret_code(CODE).await.is_err()
-                || device.refresh().await.is_err()
-                || device.unlink().await.is_err()
-            {
-                interrupted.push(device);
-            }
-        }
-        interrupted
-    })
+    assert_invariants(&app);
 }
 
 /// `kill -9` under linking, refresh and unlink load, restart, check the database.
@@ -568,6 +665,10 @@ async fn a_killed_server_restarts_consistent(pg: Option<PgDatabase>) {
             (lb.served().values().sum::<usize>() > before + 40).then_some(())
         })
         .await;
+        // Right when a new link is half-way (bound to the account, its secret code or
+        // its completion still to come), so that the kill cuts a link, not only the rest.
+        let known = links_mid_way(&app);
+        until_a_link_is_mid_way(&app, &known, Duration::from_secs(30)).await;
         servers[A].kill9();
         assert!(!servers[A].is_running(), "kill {kill}");
         servers[A].restart().await;
@@ -580,36 +681,12 @@ async fn a_killed_server_restarts_consistent(pg: Option<PgDatabase>) {
     )
     .await;
     stop.store(true, Ordering::Relaxed);
-    let mut interrupted = Vec::new();
+    let mut journeys = Vec::new();
     for load in loads {
-        interrupted.extend(load.await.unwrap());
+        journeys.push(load.await.unwrap());
     }
-    // A link interrupted at any step either completes on retry or left nothing linked.
-    for mut device in interrupted {
-        let jkt = device.key().thumbprint().to_owned();
-        let live = format!(
-            "SELECT COUNT(*) AS n FROM devices WHERE jkt = '{jkt}' AND status <> 'unlinked'"
-        );
-        if device.state.link_id.is_some() && device.state.device_id.is_none() {
-            let retried = device.complete().await;
-            let linked = count(&app, &live);
-            match retried {
-                Ok(_) => assert_eq!(linked, 1, "a retried link is linked once"),
-                Err(e) => assert!(
-                    linked == 0
-                        || count(
-                            &app,
-                            &format!(
-                                "SELECT COUNT(*) AS n FROM link_sessions WHERE device_id IS NOT NULL \
-                                 AND state = 'completed' AND device_jkt = '{jkt}'"
-                            )
-                        ) == 1,
-                    "a failed retry ({e}) left half a link"
-                ),
-            }
-        }
-        assert!(count(&app, &live) <= 1);
-    }
+    let mid_way = check_interrupted(&app, journeys).await;
+    assert!(mid_way >= 1, "no link was interrupted mid-way by the kills");
     assert!(
         count(&app, "SELECT COUNT(*) AS n FROM devices") > 3,
         "the load linked devices"

@@ -136,6 +136,7 @@ pub fn test_settings(
     // Many devices share 127.0.0.1 in tests; the limit itself has its own test.
     settings.linking.qr_redemptions_per_minute = 1000;
     settings.linking.link_creations_per_minute_per_address = 1000;
+    settings.linking.link_creations_per_minute_per_account = 1000;
     settings.tokens.unlock_per_minute_per_device = 1000;
     settings.tokens.unlock_per_minute_per_address = 1000;
     settings.database.url = match backend {

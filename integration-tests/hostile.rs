@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp, location_path, spawn_app_custom, spawn_app_with_settings};
 
+use rate_limits::{assert_rate_limited, qr_path, signed_post};
+
 backend_tests!(
     oversized_json_and_form_bodies_get_413_with_the_json_envelope,
     deeply_nested_json_gets_400_with_the_json_envelope,
@@ -42,6 +44,10 @@ macro_rules! per_backend {
         )*
     };
 }
+
+// After `per_backend!`, which they use too.
+mod provider_bodies;
+mod rate_limits;
 
 per_backend!(
     link_creation_is_limited_per_address_with_retry_after,
@@ -527,7 +533,10 @@ async fn rate_limits_are_shared_by_two_instances_on_one_database(backend: Backen
     let Some(app) = spawn_app_with_settings(backend, |s| {
         s.linking.link_creations_per_minute_per_address = 4;
         s.tokens.unlock_per_minute_per_device = 3;
-        s.linking.qr_redemptions_per_minute = 2;
+        s.linking.qr_redemptions_per_minute = 3;
+        // Without X-Forwarded-For a request counts under 127.0.0.1 as before; with it,
+        // the QR part below gives one key several addresses.
+        s.server.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await
     else {
@@ -536,10 +545,12 @@ async fn rate_limits_are_shared_by_two_instances_on_one_database(backend: Backen
     let b = second_instance(&app).await;
     // Link creations (per address): A, B, A counted together; the linked device below
     // is the fourth.
+    let mut phones = Vec::new();
     for (i, address) in [&app.address, &b, &app.address].into_iter().enumerate() {
         let mut device = app.device();
         point_at(&mut device, address);
         device.start_qr_link(&format!("Phone {i}")).await.unwrap();
+        phones.push(device);
     }
     let mut device = app.linked_device("marie", "135790", false).await;
     let mut late = app.device();
@@ -560,7 +571,37 @@ async fn rate_limits_are_shared_by_two_instances_on_one_database(backend: Backen
     point_at(&mut device, &app.address);
     let err = device.unlock_with_secret_code("135790").await.unwrap_err();
     assert_eq!(api_code(&err), (429, "rate_limited"));
+    // The header, not only the body (by hand: the app client reads bodies only).
+    let unlock = json!({"method": "secret_code", "secret_code": "135790"});
+    let res = signed_post(&app, &device, &b, "/api/v1/device/unlock", &unlock, None).await;
+    assert_rate_limited(res).await;
     assert_eq!(app.count_rows("refresh_tokens"), 3);
+
+    // QR redemptions, 3 a minute. Per address (127.0.0.1, whose first one linked the
+    // device above): a key on A, on B, then another key on A is refused.
+    let scan = json!({"code": "garbage"});
+    for address in [&app.address, &b] {
+        point_at(&mut phones[0], address);
+        let err = phones[0].redeem_qr("garbage").await.unwrap_err();
+        assert_eq!(api_code(&err), (400, "qr_code_invalid"));
+    }
+    let path = qr_path(&phones[1]);
+    let res = signed_post(&app, &phones[1], &app.address, &path, &scan, None).await;
+    assert_rate_limited(res).await;
+    // Per key: one key from four addresses, over A and B in turn; the fourth is refused.
+    let path = qr_path(&phones[2]);
+    for (i, address) in [&app.address, &b, &app.address].into_iter().enumerate() {
+        let from = format!("198.51.100.{i}");
+        let res = signed_post(&app, &phones[2], address, &path, &scan, Some(&from)).await;
+        assert_eq!(res.status(), 400, "attempt {i}");
+    }
+    let res = signed_post(&app, &phones[2], &b, &path, &scan, Some("198.51.100.9")).await;
+    assert_rate_limited(res).await;
+    assert_eq!(
+        app.count_rows("link_sessions WHERE account_id IS NOT NULL"),
+        1,
+        "only the linked device's link was bound"
+    );
 }
 
 async fn a_flood_from_one_address_behind_the_proxy_does_not_lock_out_other_citizens(

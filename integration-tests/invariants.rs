@@ -38,6 +38,22 @@ pub const INVARIANTS: &[(&str, &str)] = &[
          WHERE d.status = 'unlinked' AND g.revoked_at IS NULL",
     ),
     (
+        "an authorization code redeemed more than once (two first refresh tokens)",
+        "SELECT c.code_hash AS v FROM provider_codes c \
+         JOIN provider_refresh_tokens t ON t.grant_id = c.grant_id AND t.generation = 0 \
+         GROUP BY c.code_hash HAVING COUNT(*) > 1",
+    ),
+    (
+        "tokens issued for an authorization code that was never redeemed",
+        "SELECT DISTINCT c.code_hash AS v FROM provider_codes c \
+         JOIN provider_refresh_tokens t ON t.grant_id = c.grant_id \
+         WHERE c.redeemed_at IS NULL",
+    ),
+    (
+        "a portal grant with more than one authorization code",
+        "SELECT grant_id AS v FROM provider_codes GROUP BY grant_id HAVING COUNT(*) > 1",
+    ),
+    (
         "a device key linked twice at once",
         "SELECT jkt AS v FROM devices WHERE status <> 'unlinked' \
          GROUP BY jkt HAVING COUNT(*) > 1",
@@ -141,4 +157,57 @@ pub fn count(app: &TestApp, sql: &str) -> i64 {
         }
     };
     rows[0].n
+}
+
+/// Runs one query returning a text column `v` against the app's database.
+pub fn texts_of(app: &TestApp, sql: &str) -> Vec<String> {
+    match app.backend {
+        Backend::Sqlite => {
+            let path = app.dir.path().join("devicelink.db");
+            let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+            texts(diesel::sql_query(sql).load(&mut conn).unwrap())
+        }
+        Backend::Postgres => {
+            let mut conn = diesel::PgConnection::establish(&app.pg.as_ref().unwrap().url).unwrap();
+            texts(diesel::sql_query(sql).load(&mut conn).unwrap())
+        }
+    }
+}
+
+crate::backend_tests!(the_invariants_catch_an_authorization_code_that_was_redeemed_twice);
+
+/// The checks can fail: a code redeemed twice (two first refresh tokens, and no
+/// `redeemed_at`), written by hand, is reported; a clean database is not.
+async fn the_invariants_catch_an_authorization_code_that_was_redeemed_twice(app: TestApp) {
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    let load = |sql: &str| texts_of(&app, sql);
+    assert!(violations(load).is_empty());
+    let account = texts_of(&app, "SELECT id AS v FROM accounts").remove(0);
+    let at = "'2030-01-01 00:00:00'";
+    app.execute_sql(&format!(
+        "INSERT INTO provider_grants (id, client_id, account_id, scope, auth_time, acr, amr, \
+         created_at, expires_at) VALUES ('g1', 'portal', '{account}', 'openid', {at}, 'eidas2', \
+         '[]', {at}, {at})"
+    ));
+    app.execute_sql(&format!(
+        "INSERT INTO provider_codes (code_hash, grant_id, client_id, redirect_uri, created_at, \
+         expires_at) VALUES ('c1', 'g1', 'portal', 'https://portal.example/cb', {at}, {at})"
+    ));
+    for id in ["t1", "t2"] {
+        app.execute_sql(&format!(
+            "INSERT INTO provider_refresh_tokens (id_hash, grant_id, generation, created_at, \
+             expires_at) VALUES ('{id}', 'g1', 0, {at}, {at})"
+        ));
+    }
+    let found = violations(|sql| texts_of(&app, sql));
+    for expected in [
+        "an authorization code redeemed more than once (two first refresh tokens): [\"c1\"]",
+        "tokens issued for an authorization code that was never redeemed: [\"c1\"]",
+        "a portal grant with more than one live refresh token: [\"g1\"]",
+    ] {
+        assert!(
+            found.iter().any(|f| f == expected),
+            "{expected} in {found:?}"
+        );
+    }
 }

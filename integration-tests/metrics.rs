@@ -4,7 +4,10 @@
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp, spawn_app_with_settings};
 
-backend_tests!(metrics_count_requests_by_route_and_read_the_outbox_and_lockouts_from_the_database);
+backend_tests!(
+    metrics_count_requests_by_route_and_read_the_outbox_and_lockouts_from_the_database,
+    server_errors_are_counted_in_http_errors_total_by_route,
+);
 
 async fn metrics_count_requests_by_route_and_read_the_outbox_and_lockouts_from_the_database(
     app: TestApp,
@@ -33,7 +36,7 @@ async fn metrics_count_requests_by_route_and_read_the_outbox_and_lockouts_from_t
         r#"devicelink_http_request_duration_seconds_bucket{route="/healthz",le="+Inf"} 2"#,
         // The link and the lock each queued a mail; the worker may have sent them.
         r#"devicelink_outbox_messages{status="dead"} 0"#,
-        "devicelink_device_lockouts_total 1",
+        "devicelink_device_lockouts 1",
         "devicelink_ready 1",
     ] {
         assert!(text.contains(expected), "missing {expected}:\n{text}");
@@ -42,12 +45,80 @@ async fn metrics_count_requests_by_route_and_read_the_outbox_and_lockouts_from_t
         !text.contains("/no/such/page"),
         "raw paths never become labels"
     );
+    assert!(
+        !text.contains("devicelink_device_lockouts_total"),
+        "a gauge is not named like a counter"
+    );
+    assert!(
+        text.contains("# TYPE devicelink_device_lockouts gauge"),
+        "{text}"
+    );
     let queued: i64 = text
         .lines()
         .filter(|l| l.starts_with("devicelink_outbox_messages{"))
         .map(|l| l.rsplit(' ').next().unwrap().parse::<i64>().unwrap())
         .sum();
     assert_eq!(queued, app.count_rows("outbox"));
+}
+
+/// The value of the sample `series` (name and labels, exactly as rendered), 0 if absent.
+fn sample(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+async fn server_errors_are_counted_in_http_errors_total_by_route(app: TestApp) {
+    let errors = r#"devicelink_http_errors_total{route="/api/v1/links"}"#;
+    let before = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(sample(&before, errors), 0, "{before}");
+    // 4xx answers are not server errors.
+    let res = app
+        .client
+        .post(app.url("/api/v1/links"))
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    // Break the database under the running server: link creation counts its rate limit
+    // first, in a table that is now gone, and fails with a 500.
+    app.execute_sql("DROP TABLE rate_limits");
+    for _ in 0..2 {
+        let err = app.device().start_qr_link("Phone").await.unwrap_err();
+        assert_eq!(
+            (err.status(), err.code()),
+            (Some(500), Some("internal_error")),
+            "{err}"
+        );
+    }
+    let after = app.get("/metrics").await.text().await.unwrap();
+    assert_eq!(sample(&after, errors), 2, "{after}");
+    assert_eq!(
+        sample(
+            &after,
+            r#"devicelink_http_requests_total{method="POST",route="/api/v1/links",status="5xx"}"#
+        ),
+        2,
+        "{after}"
+    );
+    assert_eq!(
+        sample(
+            &after,
+            r#"devicelink_http_requests_total{method="POST",route="/api/v1/links",status="4xx"}"#
+        ),
+        1,
+        "{after}"
+    );
+    let error_series = after
+        .lines()
+        .filter(|l| l.starts_with("devicelink_http_errors_total{"))
+        .count();
+    assert_eq!(
+        error_series, 1,
+        "only the failing route has errors: {after}"
+    );
 }
 
 #[tokio::test]

@@ -406,3 +406,43 @@ async fn an_unreachable_eaccess_is_reported_by_readyz_and_the_sign_in_page() {
     assert_eq!(res.status(), 503);
     assert!(res.text().await.unwrap().contains("eaccess_unavailable"));
 }
+
+/// eAccess that stops answering after discovery (its token endpoint hangs): the callback
+/// gives up after `eaccess.http_timeout_secs` with the 503 page, creates nothing, and the
+/// instance stays ready (docs/operations.md, "eAccess is down").
+async fn a_hanging_eaccess_gives_the_503_page_within_its_timeout(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app_custom(
+        backend,
+        |mock| mock.faults.token_delay_ms = 5_000,
+        |s| s.eaccess.http_timeout_secs = 1,
+    )
+    .await
+    else {
+        return;
+    };
+    let authorize = app.start_sign_in().await;
+    let callback = app
+        .eaccess_login(&authorize, "marie", "luxtrust_mobile")
+        .await;
+    let started = std::time::Instant::now();
+    let res = app.client.get(callback).send().await.unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(res.status(), 503);
+    assert!(res.text().await.unwrap().contains("eaccess_unavailable"));
+    assert!(
+        elapsed < std::time::Duration::from_secs(3),
+        "the callback waited {elapsed:?} for a 1 s timeout"
+    );
+    assert_eq!(app.count_rows("accounts"), 0);
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_hanging_eaccess_gives_the_503_page_within_its_timeout_on_sqlite() {
+    a_hanging_eaccess_gives_the_503_page_within_its_timeout(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_hanging_eaccess_gives_the_503_page_within_its_timeout_on_postgres() {
+    a_hanging_eaccess_gives_the_503_page_within_its_timeout(Backend::Postgres).await;
+}

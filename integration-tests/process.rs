@@ -96,6 +96,10 @@ impl Deployment {
                 "LINKING__LINK_CREATIONS_PER_MINUTE_PER_ADDRESS",
                 "10000".to_owned(),
             ),
+            (
+                "LINKING__LINK_CREATIONS_PER_MINUTE_PER_ACCOUNT",
+                "10000".to_owned(),
+            ),
             ("TOKENS__UNLOCK_PER_MINUTE_PER_ADDRESS", "1000".to_owned()),
             ("TOKENS__UNLOCK_PER_MINUTE_PER_DEVICE", "1000".to_owned()),
             ("LOG__LEVEL", "info,actix_server=warn".to_owned()),
@@ -110,6 +114,15 @@ impl Deployment {
         let name = format!("DEVICELINK__{key}");
         self.vars.retain(|(k, _)| *k != name);
         self.vars.push((name, value.to_owned()));
+    }
+
+    /// The value of `DEVICELINK__<key>`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let name = format!("DEVICELINK__{key}");
+        self.vars
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The same settings as a `Settings` value, for the test-side helpers (`TestApp`).

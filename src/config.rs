@@ -92,6 +92,7 @@ pub struct LinkingSettings {
     pub link_session_ttl_secs: i64,
     pub qr_redemptions_per_minute: u32,
     pub link_creations_per_minute_per_address: u32,
+    pub link_creations_per_minute_per_account: u32,
     pub luxtrust_max_auth_age_secs: i64,
     pub app_redirect_uris: Vec<Url>,
 }
@@ -642,6 +643,12 @@ impl Settings {
         if l.link_creations_per_minute_per_address == 0 {
             return Err(ConfigError::invalid(
                 "linking.link_creations_per_minute_per_address",
+                "must be at least 1",
+            ));
+        }
+        if l.link_creations_per_minute_per_account == 0 {
+            return Err(ConfigError::invalid(
+                "linking.link_creations_per_minute_per_account",
                 "must be at least 1",
             ));
         }

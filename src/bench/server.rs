@@ -12,9 +12,13 @@ use url::Url;
 
 /// Limits raised for the run: the harness sends everything from one address and a few
 /// device keys, which the production rate limits (rightly) refuse beyond a few a minute.
-pub const RAISED_LIMITS: [(&str, &str); 6] = [
+pub const RAISED_LIMITS: [(&str, &str); 7] = [
     (
         "DEVICELINK__LINKING__LINK_CREATIONS_PER_MINUTE_PER_ADDRESS",
+        "100000000",
+    ),
+    (
+        "DEVICELINK__LINKING__LINK_CREATIONS_PER_MINUTE_PER_ACCOUNT",
         "100000000",
     ),
     (

@@ -261,6 +261,7 @@ impl Db {
         // Wait for a connection's permit first: with more requests in flight than
         // connections (SQLite has one), the blocking pool then runs only as many threads
         // as there are connections, rather than one parked thread per waiting request.
+        let started = std::time::Instant::now();
         let permit = tokio::time::timeout(self.wait, Arc::clone(&self.gate).acquire_owned())
             .await
             .map_err(|_| {
@@ -272,10 +273,18 @@ impl Db {
             .map_err(|_| StoreError::Unavailable("the database pool is closed".into()))?;
         let pool = self.pool.clone();
         let span = tracing::Span::current();
+        // One budget for both waits: while the database is down every permit holder
+        // waits the pool's full timeout, and a request behind them must not wait that
+        // long again (docs/operations.md promises `connect_timeout_secs`, not twice it).
+        // An idle connection is still handed out at once when little time is left.
+        let remaining = self
+            .wait
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_millis(10));
         actix_web::web::block(move || {
             let _entered = span.enter();
             let _permit = permit;
-            let mut conn = pool.get()?;
+            let mut conn = pool.get_timeout(remaining)?;
             f(&mut conn)
         })
         .await

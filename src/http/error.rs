@@ -149,6 +149,7 @@ pub struct PageError {
     pub code: &'static str,
     pub title: Cow<'static, str>,
     pub message: Cow<'static, str>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     pub cause: Option<anyhow::Error>,
 }
 
@@ -164,6 +165,7 @@ impl PageError {
             code,
             title: title.into(),
             message: message.into(),
+            headers: Vec::new(),
             cause: None,
         }
     }
@@ -194,12 +196,35 @@ impl PageError {
             "Temporarily unavailable",
             "The service is temporarily unavailable. Please try again in a moment.",
         )
+        .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
         .with_cause(cause)
+    }
+
+    /// 429 with `Retry-After`: a browser route's rate limit (`http::rate_limit`).
+    pub fn too_many_requests(retry_after_secs: i64) -> Self {
+        let err = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many attempts",
+            format!(
+                "Too many attempts. Please wait {retry_after_secs} seconds before trying again."
+            ),
+        );
+        match HeaderValue::from_str(&retry_after_secs.to_string()) {
+            Ok(value) => err.with_header(header::RETRY_AFTER, value),
+            Err(_) => err,
+        }
     }
 
     #[must_use]
     pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> Self {
         self.cause = Some(cause.into());
+        self
+    }
+
+    #[must_use]
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
         self
     }
 }
@@ -261,9 +286,11 @@ impl ResponseError for PageError {
         let body = page
             .render()
             .unwrap_or_else(|_| format!("{}\n\n{}", self.title, self.message));
-        HttpResponse::build(self.status)
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .content_type("text/html; charset=utf-8")
-            .body(body)
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
+        response.content_type("text/html; charset=utf-8").body(body)
     }
 }

@@ -88,9 +88,11 @@ impl Metrics {
             "devicelink_outbox_oldest_pending_age_seconds",
             "Age of the oldest mail not yet delivered (pending or sending); 0 when none",
         )?;
+        // A gauge read from the database at each scrape, so no `_total` suffix: that is
+        // for counters (Prometheus naming conventions). It only grows; use `delta()`.
         let lockouts = prometheus::IntGauge::new(
-            "devicelink_device_lockouts_total",
-            "Devices locked after too many wrong secret codes (audit events, shared database)",
+            "devicelink_device_lockouts",
+            "Devices locked so far after too many wrong secret codes (audit events, shared database)",
         )?;
         let ready = prometheus::IntGauge::new(
             "devicelink_ready",

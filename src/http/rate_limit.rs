@@ -60,11 +60,30 @@ pub fn hit(
             let retry = (start + Duration::seconds(window_secs) - now)
                 .num_seconds()
                 .max(1);
+            // One line per bucket and window (its first refusal), not one per refused
+            // request, so a flood does not flood the logs. The bucket's subject (an
+            // address, a key) stays out of the log; the request id leads to the request.
+            if hits as u32 == limit.saturating_add(1) {
+                tracing::warn!(
+                    bucket = bucket_kind(bucket),
+                    limit,
+                    retry_after_secs = retry,
+                    "rate limit reached; refusing until the window ends"
+                );
+            }
             return Ok(Some(retry));
         }
         return Ok(None);
     }
     Ok(None)
+}
+
+/// What a bucket counts (`qr:ip`, `unlock:key`, ...) without whose bucket it is.
+fn bucket_kind(bucket: &str) -> &str {
+    match bucket.match_indices(':').nth(1) {
+        Some((end, _)) => &bucket[..end],
+        None => bucket.split(':').next().unwrap_or_default(),
+    }
 }
 
 /// The 429 answer with `Retry-After`.
@@ -79,4 +98,17 @@ pub fn too_many_requests(retry_after_secs: i64) -> ApiError {
         err = err.with_header(RETRY_AFTER, value);
     }
     err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bucket_kind;
+
+    #[test]
+    fn the_logged_bucket_names_what_is_counted_not_whose_it_is() {
+        assert_eq!(bucket_kind("qr:ip:203.0.113.7"), "qr:ip");
+        assert_eq!(bucket_kind("unlock:ip:2001:db8::1"), "unlock:ip");
+        assert_eq!(bucket_kind("link:account:5f0c"), "link:account");
+        assert_eq!(bucket_kind("plain"), "plain");
+    }
 }

@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 
 use crate::accounts;
 use crate::audit::{self, EventKind, NewAuditEvent};
-use crate::http::{ApiError, PageError, RequestContext};
+use crate::http::{ApiError, PageError, RequestContext, rate_limit};
 use crate::portal::pages::NavUser;
 use crate::portal::routes::{csrf_failed, current_session, html, nav_for, see_other};
 use crate::portal::session;
@@ -125,9 +125,20 @@ async fn link_page(
         Ok(v) => v,
         Err(redirect) => return Ok(redirect),
     };
+    let now = now();
+    // Every visit makes a code (and voids the last): bounded per account, so a script
+    // in a signed-in browser cannot mint codes without end.
+    let limit = state.settings.linking.link_creations_per_minute_per_account;
+    let bucket = format!("link:account:{}", account.id);
+    if let Some(retry) = state
+        .db
+        .run(move |conn| rate_limit::hit(conn, &bucket, limit, 60, now))
+        .await?
+    {
+        return Err(PageError::too_many_requests(retry));
+    }
     let is_static = query.mode.as_deref() == Some("static");
     let code = LinkCode::generate();
-    let now = now();
     let ttl = state.settings.linking.qr_code_ttl_secs;
     let row = LinkCodeRow {
         id: uuid::Uuid::new_v4().to_string(),
