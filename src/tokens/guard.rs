@@ -162,11 +162,7 @@ pub async fn verify_request(
     let checked = check_request(state, req, requirements)?;
     state
         .db
-        .run(move |conn| {
-            Ok(checked
-                .remember(conn)?
-                .map(|()| checked.proof))
-        })
+        .run(move |conn| Ok(checked.remember(conn)?.map(|()| checked.proof)))
         .await?
 }
 
