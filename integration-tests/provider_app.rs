@@ -420,9 +420,28 @@ async fn a_refreshed_token_cannot_approve_without_a_recent_unlock(backend: Backe
     assert_eq!(approval_state(&app, &browser, &request).await, "scanned");
     assert_eq!(app.count_rows("provider_consents"), 0);
 
-    // A token exchanged with the refreshed token tells the portal API the real unlock.
+    // Nor can it be exchanged for a portal API (the step-up policy: a recent unlock).
     let access = refreshed["access_token"].as_str().unwrap().to_owned();
-    let exchanged = device
+    let err = exchange(&mut device, &access).await.unwrap_err();
+    assert_eq!(api_code(&err), (400, "invalid_grant"));
+
+    // Unlocking again approves, and the portal learns when that unlock was.
+    let fresh = device.unlock_with_secret_code(CODE).await.unwrap();
+    let fresh_at = claims_of(fresh["access_token"].as_str().unwrap())["auth_time"]
+        .as_i64()
+        .unwrap();
+    assert!(fresh_at >= unlocked_at + 4);
+    device.approve_sign_in(&approval_id).await.unwrap();
+    let id_token = id_token_after(&app, &browser, &request).await;
+    assert_eq!(id_token["auth_time"], fresh_at);
+    assert_eq!(id_token["amr"], json!(["hwk", "pin"]));
+}
+
+async fn exchange(
+    device: &mut devicelink::device_client::DeviceClient,
+    access: &str,
+) -> Result<Value, devicelink::device_client::ClientError> {
+    device
         .call_form(
             Method::POST,
             "/oidc/token",
@@ -436,23 +455,8 @@ async fn a_refreshed_token_cannot_approve_without_a_recent_unlock(backend: Backe
                     "urn:ietf:params:oauth:token-type:access_token",
                 ),
                 ("audience", API),
-                ("subject_token", &access),
+                ("subject_token", access),
             ],
         )
         .await
-        .unwrap();
-    let exchanged = claims_of(exchanged["access_token"].as_str().unwrap());
-    assert_eq!(exchanged["auth_time"], unlocked_at);
-    assert_ne!(exchanged["auth_time"], claims["iat"]);
-
-    // Unlocking again approves, and the portal learns when that unlock was.
-    let fresh = device.unlock_with_secret_code(CODE).await.unwrap();
-    let fresh_at = claims_of(fresh["access_token"].as_str().unwrap())["auth_time"]
-        .as_i64()
-        .unwrap();
-    assert!(fresh_at >= unlocked_at + 4);
-    device.approve_sign_in(&approval_id).await.unwrap();
-    let id_token = id_token_after(&app, &browser, &request).await;
-    assert_eq!(id_token["auth_time"], fresh_at);
-    assert_eq!(id_token["amr"], json!(["hwk", "pin"]));
 }

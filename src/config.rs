@@ -115,6 +115,7 @@ pub struct TokenSettings {
     pub refresh_token_absolute_secs: i64,
     pub unlock_per_minute_per_device: u32,
     pub unlock_per_minute_per_address: u32,
+    pub credential_change_window_secs: i64,
 }
 
 impl TokenSettings {
@@ -150,6 +151,12 @@ impl TokenSettings {
             return Err(ConfigError::invalid(
                 "tokens.unlock_per_minute_per_address",
                 "must be at least 1",
+            ));
+        }
+        if !(10..=3600).contains(&self.credential_change_window_secs) {
+            return Err(ConfigError::invalid(
+                "tokens.credential_change_window_secs",
+                "must be between 10 and 3600",
             ));
         }
         Ok(())

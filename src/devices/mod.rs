@@ -7,6 +7,7 @@ pub mod pages;
 pub mod routes;
 pub mod secret_code;
 pub mod service;
+pub mod step_up;
 pub mod store;
 
 pub use secret_code::{SecretCode, SecretCodeError, SecretCodeHasher, SecretCodeParams};

@@ -23,6 +23,7 @@ use crate::tokens::guard::{self, ProofRequirements};
 use super::SecretCode;
 use super::auth::{self, AuthorizedDevice, authorize};
 use super::service::{self, DeviceError, Issued, Lifetimes, Notify};
+use super::step_up::{self, Operation, Unlock};
 use super::store::{self, CeremonyRow, DeviceRow, PasskeyRow};
 
 /// How long WebAuthn options of a linked device stay valid.
@@ -56,6 +57,28 @@ fn notify(state: &AppState, ctx: RequestContext) -> Notify {
         public_url: state.settings.server.public_url.clone(),
         ctx,
     }
+}
+
+/// Refuses `operation` unless the token's unlock satisfies the step-up policy.
+fn require(
+    state: &AppState,
+    authorized: &AuthorizedDevice,
+    operation: Operation,
+) -> Result<(), ApiError> {
+    let shown = Unlock {
+        amr: &authorized.claims.amr,
+        auth_time: authorized.claims.auth_time,
+    };
+    step_up::check(
+        operation,
+        step_up::Windows::of(&state.settings),
+        shown,
+        now(),
+    )
+    .map_err(|e| {
+        tracing::info!(device = %authorized.device.id, ?operation, "step-up required");
+        ApiError::from(e)
+    })
 }
 
 fn max_attempts(state: &AppState) -> u32 {
@@ -463,7 +486,8 @@ struct ChangeSecretCode {
     new_secret_code: String,
 }
 
-/// A new secret code; the current one is required and counts as an attempt.
+/// A new secret code; the current one is required and counts as an attempt
+/// ([`Operation::ChangeSecretCode`]).
 #[put("/api/v1/device/secret-code")]
 async fn change_secret_code(
     state: web::Data<AppState>,
@@ -509,7 +533,9 @@ async fn biometrics_options(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let AuthorizedDevice { device, .. } = authorize(&state, &req).await?;
+    let authorized = authorize(&state, &req).await?;
+    require(&state, &authorized, Operation::AddPasskey)?;
+    let AuthorizedDevice { device, .. } = authorized;
     let account_id = device.account_id.clone();
     let device_id = device.id.clone();
     let (account, existing) = state
@@ -555,7 +581,11 @@ async fn enable_biometrics(
     body: web::Json<EnableBiometrics>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
-    let AuthorizedDevice { device, .. } = authorize(&state, &req).await?;
+    let authorized = authorize(&state, &req).await?;
+    // Checked again at the end of the ceremony: the options may have been fetched with
+    // a token whose unlock has aged out since.
+    require(&state, &authorized, Operation::AddPasskey)?;
+    let AuthorizedDevice { device, .. } = authorized;
     let now = now();
     let id = device.id.clone();
     let ceremony = state
@@ -605,7 +635,8 @@ async fn enable_biometrics(
         .json(json!({"biometrics": true})))
 }
 
-/// Turns biometrics off: the device's passkeys are deleted.
+/// Turns biometrics off: the device's passkeys are deleted. Any valid token
+/// ([`Operation::DisableBiometrics`]): it only removes a way in.
 #[delete("/api/v1/device/biometrics")]
 async fn disable_biometrics(
     state: web::Data<AppState>,
@@ -630,6 +661,7 @@ async fn disable_biometrics(
 }
 
 /// The app unlinks its own device; every token and proof of it is refused from now on.
+/// Any valid token ([`Operation::UnlinkDevice`]).
 #[delete("/api/v1/device")]
 async fn unlink_device(
     state: web::Data<AppState>,

@@ -60,7 +60,15 @@ struct LinkStatusPage {
     status: &'static str,
     message: String,
     can_cancel: bool,
+    /// The device is linked: offer "Unlink my device" (re-authentication as usual).
+    can_unlink: bool,
     csrf_token: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusQuery {
+    /// Set after a "This was not me — cancel" that came after the link completed.
+    too_late: Option<String>,
 }
 
 #[derive(Template)]
@@ -263,6 +271,7 @@ async fn link_status_page(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
+    query: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, PageError> {
     let (session, account) = match signed_in(&state, &req).await? {
         Ok(v) => v,
@@ -272,12 +281,20 @@ async fn link_status_page(
         .await?
         .ok_or_else(PageError::not_found)?;
     let (status, device) = code_status(&state, &code, now()).await?;
+    let message = match status {
+        CodeStatus::Linked if query.too_late.is_some() => format!(
+            "Too late to cancel: “{}” was already linked to your account. If this was not you, unlink it now.",
+            device.as_deref().unwrap_or("a device")
+        ),
+        _ => status.message(device.as_deref()),
+    };
     let page = LinkStatusPage {
         nav: Some(nav_for(&session, account.display_name())),
         code_id: code.id.clone(),
         status: status.as_str(),
-        message: status.message(device.as_deref()),
+        message,
         can_cancel: matches!(status, CodeStatus::Waiting | CodeStatus::Scanned),
+        can_unlink: status == CodeStatus::Linked,
         csrf_token: session.csrf_token.clone(),
     };
     html(StatusCode::OK, &page)
@@ -428,35 +445,32 @@ async fn cancel_link_code(
         .await?
         .ok_or_else(PageError::not_found)?;
     let now = now();
-    let (status, _) = code_status(&state, &code, now).await?;
-    if !matches!(status, CodeStatus::Waiting | CodeStatus::Scanned) {
-        // Linked, expired or already cancelled: nothing left to void.
-        return Ok(see_other(&format!("/devices/link/{}", code.id)));
-    }
     let session_hash = session.id_hash.clone();
     let code_id = code.id.clone();
-    state
+    let outcome = state
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
-                let Some(cancelled) = store::cancel_link_code(conn, &code_id, &session_hash)? else {
-                    return Ok(());
-                };
-                if let Some(link_id) = &cancelled.link_id {
-                    store::cancel(conn, link_id, now)?;
+                let outcome = store::cancel_link_code(conn, &code_id, &session_hash, now)?;
+                if let store::CancelOutcome::Cancelled(cancelled) = &outcome {
+                    audit::store::insert_event(
+                        conn,
+                        &NewAuditEvent::new(
+                            EventKind::LinkCancelled,
+                            Some(&account.id),
+                            json!({"link_code_id": code_id, "link_id": cancelled.link_id, "by": "browser"}),
+                            &ctx,
+                            now,
+                        ),
+                    )?;
                 }
-                audit::store::insert_event(
-                    conn,
-                    &NewAuditEvent::new(
-                        EventKind::LinkCancelled,
-                        Some(&account.id),
-                        json!({"link_code_id": code_id, "link_id": cancelled.link_id, "by": "browser"}),
-                        &ctx,
-                        now,
-                    ),
-                )
+                Ok(outcome)
             })
         })
         .await?;
+    if let store::CancelOutcome::AlreadyLinked { .. } = outcome {
+        // Never "Nothing was linked": the status page says it was, and how to undo it.
+        return Ok(see_other(&format!("/devices/link/{}?too_late=1", code.id)));
+    }
     Ok(see_other(&format!("/devices/link/{}", code.id)))
 }

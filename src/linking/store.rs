@@ -82,26 +82,71 @@ pub fn redeem_link_code(
     Ok(won == 1)
 }
 
-/// Cancels a code from the browser that made it (any state but cancelled/expired).
+/// What "This was not me — cancel" found, decided in one transaction.
+#[derive(Debug)]
+pub enum CancelOutcome {
+    /// The code (and the link it started, if any) is cancelled.
+    Cancelled(LinkCodeRow),
+    /// Too late: the link had already completed; nothing was changed.
+    AlreadyLinked { device_id: Option<String> },
+    /// The code was no longer active, redeemed or this browser's: nothing to void.
+    NothingLeft,
+}
+
+/// Cancels a code from the browser that made it, and the link it started, unless that
+/// link already completed. Check and cancel are one transaction, in this order: the
+/// link session first (a conditional UPDATE that a concurrent completion either
+/// precedes, and then this call sees `completed`, or waits behind and then fails), then
+/// the code, conditional on the `link_id` read (a redemption racing in between makes
+/// this call start again on the new state).
 pub fn cancel_link_code(
     conn: &mut DbConnection,
     id: &str,
     browser_session_hash: &str,
-) -> Result<Option<LinkCodeRow>, StoreError> {
-    conn.transaction(|conn| {
-        let updated = diesel::update(
-            link_codes::table
+    now: NaiveDateTime,
+) -> Result<CancelOutcome, StoreError> {
+    // A redemption can slip in between the read and the write at most once: a code is
+    // redeemed once.
+    for _ in 0..2 {
+        let outcome = conn.transaction::<_, StoreError, _>(|conn| {
+            let Some(code) = find_link_code(conn, id)?
+                .filter(|c| c.browser_session_hash == browser_session_hash)
+                .filter(|c| c.status == "active" || c.status == "redeemed")
+            else {
+                return Ok(Some(CancelOutcome::NothingLeft));
+            };
+            if let Some(link_id) = &code.link_id {
+                if !end_live(conn, link_id, "cancelled", now)? {
+                    let link = find_link_session(conn, link_id)?;
+                    if let Some(link) = link.filter(|l| l.state == "completed") {
+                        return Ok(Some(CancelOutcome::AlreadyLinked {
+                            device_id: link.device_id,
+                        }));
+                    }
+                }
+            }
+            let target = link_codes::table
                 .find(id)
-                .filter(link_codes::browser_session_hash.eq(browser_session_hash))
-                .filter(link_codes::status.eq_any(["active", "redeemed"])),
-        )
-        .set(link_codes::status.eq("cancelled"))
-        .execute(conn)?;
-        if updated == 0 {
-            return Ok(None);
+                .filter(link_codes::status.eq_any(["active", "redeemed"]));
+            let updated = match &code.link_id {
+                Some(link_id) => diesel::update(target.filter(link_codes::link_id.eq(link_id)))
+                    .set(link_codes::status.eq("cancelled"))
+                    .execute(conn)?,
+                None => diesel::update(target.filter(link_codes::link_id.is_null()))
+                    .set(link_codes::status.eq("cancelled"))
+                    .execute(conn)?,
+            };
+            if updated == 0 {
+                // Redeemed meanwhile: look again.
+                return Ok(None);
+            }
+            Ok(find_link_code(conn, id)?.map(CancelOutcome::Cancelled))
+        })?;
+        if let Some(outcome) = outcome {
+            return Ok(outcome);
         }
-        find_link_code(conn, id)
-    })
+    }
+    Ok(CancelOutcome::NothingLeft)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -113,11 +113,25 @@ pub fn unlock_is_fresh(
     window_secs: i64,
     max_age: Option<i64>,
 ) -> bool {
-    let Some(unlocked) = auth_time else {
+    use crate::devices::step_up::{self, Operation, Unlock, Windows};
+    let windows = Windows {
+        credential_change_secs: 0,
+        approval_secs: max_age.map_or(window_secs, |m| m.max(1).min(window_secs)),
+    };
+    let unlock = Unlock {
+        amr: &[],
+        auth_time,
+    };
+    let Some(now) = DateTime::from_timestamp(now, 0) else {
         return false;
     };
-    let limit = max_age.map_or(window_secs, |m| m.max(1).min(window_secs));
-    now - unlocked <= limit
+    step_up::check(
+        Operation::ApprovePortalSignIn,
+        windows,
+        unlock,
+        now.naive_utc(),
+    )
+    .is_ok()
 }
 
 #[derive(Debug, Deserialize)]
@@ -418,11 +432,7 @@ async fn approve(
         .await?;
     match approval {
         Approval::Approved => Ok(HttpResponse::NoContent().finish()),
-        Approval::UnlockRequired => Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unlock_required",
-            "Unlock the app with your secret code or biometrics to approve this sign-in.",
-        )),
+        Approval::UnlockRequired => Err(crate::devices::step_up::UnlockRequired.into()),
         Approval::Invalid => Err(invalid_approval()),
     }
 }

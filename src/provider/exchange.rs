@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::store::{self, GrantRow};
 use super::tokens as ptokens;
+use crate::devices::step_up::{self, Operation, Unlock, Windows};
 use crate::http::ApiError;
 use crate::startup::AppState;
 use crate::tokens::guard::{self, ProofRequirements};
@@ -122,6 +123,23 @@ pub(crate) async fn exchange(
                 "The subject token does not say when the app was unlocked. Unlock the app again.",
             )
         })?;
+    // The step-up policy: only a recent unlock may be exchanged (a refresh renews the
+    // token, never the unlock). RFC 6749 section 5.2 leaves this `invalid_grant`; the
+    // `reason` tells the app to unlock again.
+    let unlock = Unlock {
+        amr: &claims.amr,
+        auth_time: claims.auth_time,
+    };
+    step_up::check(
+        Operation::TokenExchange,
+        Windows::of(&state.settings),
+        unlock,
+        now.naive_utc(),
+    )
+    .map_err(|_| {
+        ApiError::bad_request("invalid_grant", step_up::UNLOCK_REQUIRED)
+            .with_field("reason", "unlock_required")
+    })?;
     let ttl = state.settings.provider.access_token_ttl_secs;
     let naive = now.naive_utc();
     let grant = GrantRow {
