@@ -23,5 +23,6 @@ mod portal;
 mod provider;
 mod provider_app;
 mod provider_flows;
+mod reauth_freshness;
 mod step_up;
 mod unlock;

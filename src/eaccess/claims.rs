@@ -112,6 +112,18 @@ pub fn verify(
     })
 }
 
+/// Whether an authentication that was to be forced (`prompt=login`, `max_age`; OIDC Core
+/// section 3.1.2.1) really happened after the login started, give or take `skew`. An
+/// eAccess that answers from an older session (because the parameter was stripped on
+/// the way) does not count, however young that session is.
+pub fn authenticated_since(
+    auth_time: chrono::NaiveDateTime,
+    login_started: chrono::NaiveDateTime,
+    skew: chrono::TimeDelta,
+) -> bool {
+    auth_time >= login_started - skew
+}
+
 /// OIDC Core section 3.1.3.7 step 10: refuses an ID token issued more than `skew`
 /// before or after `now` (the provider's clock may drift a little, not an hour).
 pub fn check_issue_time(
@@ -147,5 +159,24 @@ mod issue_time_tests {
         for off in [-3600, -121, 121, 3600] {
             assert!(check_issue_time(now + TimeDelta::seconds(off), now, skew).is_err());
         }
+    }
+}
+
+#[cfg(test)]
+mod freshness_tests {
+    use super::authenticated_since;
+    use chrono::{DateTime, TimeDelta};
+
+    #[test]
+    fn a_forced_authentication_must_come_after_the_login_started() {
+        let started = DateTime::from_timestamp(10_000, 0).unwrap().naive_utc();
+        let skew = TimeDelta::seconds(120);
+        assert!(authenticated_since(started, started, skew));
+        assert!(authenticated_since(started - skew, started, skew));
+        assert!(!authenticated_since(
+            started - skew - TimeDelta::seconds(1),
+            started,
+            skew
+        ));
     }
 }

@@ -111,6 +111,10 @@ impl Refusal {
 /// What eAccess vouched for, checked in the order the citizen journey requires.
 pub struct Vouched<'a> {
     pub auth_time: NaiveDateTime,
+    /// When this login started: the forced authentication must be later (less the
+    /// clock skew), not an older eAccess session.
+    pub login_started: NaiveDateTime,
+    pub skew_secs: i64,
     pub product_kind: &'a str,
     pub account_exists: bool,
     pub product_used_before: bool,
@@ -124,7 +128,13 @@ pub fn judge(
     max_age_secs: i64,
     now: NaiveDateTime,
 ) -> Result<(), Refusal> {
-    if now - vouched.auth_time > Duration::seconds(max_age_secs) {
+    if now - vouched.auth_time > Duration::seconds(max_age_secs)
+        || !crate::eaccess::claims::authenticated_since(
+            vouched.auth_time,
+            vouched.login_started,
+            Duration::seconds(vouched.skew_secs),
+        )
+    {
         return Err(Refusal::AuthenticationTooOld);
     }
     let used = vouched.product_kind.parse::<ProductKind>().ok();
@@ -323,6 +333,7 @@ async fn decide(
             Refusal::AuthenticationFailed
         });
     }
+    let login_started = login.created_at;
     let chosen = link
         .product
         .as_deref()
@@ -367,6 +378,8 @@ async fn decide(
         .map_err(|_| Refusal::EaccessUnavailable)?;
     let vouched = Vouched {
         auth_time: identity.auth_time.naive_utc(),
+        login_started,
+        skew_secs: state.settings.eaccess.id_token_max_clock_skew_secs,
         product_kind: &identity.product_kind,
         account_exists: account.is_some(),
         product_used_before: used,
@@ -424,10 +437,27 @@ mod tests {
     fn vouched(product: &str, account: bool, used: bool) -> Vouched<'_> {
         Vouched {
             auth_time: at(0),
+            login_started: at(0),
+            skew_secs: 120,
             product_kind: product,
             account_exists: account,
             product_used_before: used,
         }
+    }
+
+    #[test]
+    fn an_answer_from_an_eaccess_session_older_than_the_login_is_too_old() {
+        let mut old = vouched("luxtrust_mobile", true, true);
+        old.login_started = at(200);
+        assert_eq!(
+            judge(ProductKind::LuxtrustMobile, &old, 300, at(210)),
+            Err(Refusal::AuthenticationTooOld)
+        );
+        old.login_started = at(120);
+        assert_eq!(
+            judge(ProductKind::LuxtrustMobile, &old, 300, at(210)),
+            Ok(())
+        );
     }
 
     #[test]

@@ -195,6 +195,11 @@ pub fn begin(
         // Fault switch: behave like a provider that ignores acr_values / product_hint.
         request.allowed_products = super::ProductKind::ALL.to_vec();
     }
+    if state.settings.faults.ignore_prompt_login {
+        // Fault switch: behave as if prompt=login and max_age had been stripped.
+        request.prompt.is_login = false;
+        request.max_age = None;
+    }
     let session = state.session(cookie, now);
     match authorize::decide_sso(&request, session.as_ref(), now) {
         SsoDecision::Reuse => match session {

@@ -80,6 +80,10 @@ pub struct MockFaults {
     /// ahead, or behind when negative).
     #[serde(default)]
     pub id_token_clock_skew_secs: i64,
+    /// Answer from an existing session although `prompt=login` or `max_age` asks for a
+    /// new authentication (as if a proxy had stripped them from the request).
+    #[serde(default)]
+    pub ignore_prompt_login: bool,
 }
 
 /// A registered relying party. Without `client_secret` it is a public client (PKCE required).

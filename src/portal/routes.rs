@@ -296,6 +296,17 @@ async fn eaccess_callback(
         .product()
         .ok_or_else(|| sign_in_failed("the product claim names no known product"))?;
     if let Some(device) = reauth {
+        // "Unlink my device" forced a new authentication: one from before this login
+        // started (an eAccess session reused because prompt=login was stripped) fails.
+        let skew = Duration::seconds(state.settings.eaccess.id_token_max_clock_skew_secs);
+        if !crate::eaccess::claims::authenticated_since(
+            identity.auth_time.naive_utc(),
+            login.created_at,
+            skew,
+        ) {
+            tracing::warn!("re-authentication answered from an older eAccess session");
+            return Err(reauthentication_too_old());
+        }
         return complete_reauthentication(&state, &token, identity, product, device, ctx, now)
             .await;
     }
@@ -343,6 +354,15 @@ async fn eaccess_callback(
     Ok(response)
 }
 
+fn reauthentication_too_old() -> PageError {
+    PageError::new(
+        StatusCode::BAD_REQUEST,
+        "reauthentication_too_old",
+        "Please authenticate again",
+        "The authentication at eAccess is not recent enough to manage your devices. Please try again.",
+    )
+}
+
 /// The citizen re-authenticated to manage devices: it must be the same person, just now.
 async fn complete_reauthentication(
     state: &AppState,
@@ -378,12 +398,7 @@ async fn complete_reauthentication(
     }
     let max_age = Duration::seconds(state.settings.portal.reauth_max_age_secs);
     if now - identity.auth_time.naive_utc() > max_age {
-        return Err(PageError::new(
-            StatusCode::BAD_REQUEST,
-            "reauthentication_too_old",
-            "Please authenticate again",
-            "The authentication at eAccess is not recent enough to manage your devices. Please try again.",
-        ));
+        return Err(reauthentication_too_old());
     }
     state
         .db

@@ -662,14 +662,22 @@ async fn resume(
         return Ok(see_other("/register"));
     };
     let max_age = row.max_age.map(i64::from);
-    // `prompt=login` was honoured by the fresh eAccess sign-in; check age and acr.
-    if !rules::session_satisfies(
-        &auth,
-        max_age,
-        &split(row.acr_values.as_deref()),
-        &[],
-        now(),
-    ) {
+    // `prompt=login`/`max_age` forced a new eAccess authentication: it must have happened
+    // after the portal's request began (an eAccess session reused because the
+    // parameter was stripped does not count), then meet age and acr.
+    let forced = split(row.prompt.as_deref()).iter().any(|p| p == "login") || max_age.is_some();
+    let skew = chrono::Duration::seconds(state.settings.eaccess.id_token_max_clock_skew_secs);
+    let is_fresh = !forced
+        || crate::eaccess::claims::authenticated_since(auth.auth_time, row.created_at, skew);
+    if !is_fresh
+        || !rules::session_satisfies(
+            &auth,
+            max_age,
+            &split(row.acr_values.as_deref()),
+            &[],
+            now(),
+        )
+    {
         finish_denied(&state, &row).await?;
         let code = if max_age.is_some() {
             "login_required"
