@@ -49,14 +49,26 @@ async fn sign_in_at_the_demo_portal(backend: Backend) {
     app.sign_in_registered("marie", "luxtrust_mobile").await;
     // The citizen's browser at the portal: no devicelink session there yet.
     let browser = http_client();
-    let home = browser
-        .get(&portal)
+    let res = browser.get(&portal).send().await.unwrap();
+    // The same security headers as devicelink's own pages.
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cross-origin-opener-policy", "same-origin"),
+    ] {
+        assert_eq!(res.headers()[name], value, "{name}");
+    }
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"));
+    let home = res.text().await.unwrap();
+    assert!(!home.contains("<style"), "no inline style under the CSP");
+    let css = browser
+        .get(format!("{portal}demo-portal.css"))
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
+    assert_eq!(css.status(), 200);
     assert!(home.contains("id=\"sign-in\""), "{home}");
     let res = browser.get(format!("{portal}login")).send().await.unwrap();
     assert_eq!(res.status(), 303);

@@ -24,5 +24,6 @@ mod provider;
 mod provider_app;
 mod provider_flows;
 mod reauth_freshness;
+mod small_holes;
 mod step_up;
 mod unlock;

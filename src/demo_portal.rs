@@ -86,7 +86,30 @@ pub fn build(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            // The same headers as devicelink's pages: integrators copy the demo. (Its
+            // own copy: the demo portal is another system and imports nothing of ours.)
+            .wrap(
+                actix_web::middleware::DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "no-referrer"))
+                    .add(("X-Frame-Options", "DENY"))
+                    .add(("Cross-Origin-Opener-Policy", "same-origin"))
+                    .add((
+                        "Permissions-Policy",
+                        "camera=(), microphone=(), geolocation=()",
+                    ))
+                    .add(("Content-Security-Policy", DEMO_CSP)),
+            )
             .route("/", web::get().to(home))
+            .route(
+                "/demo-portal.css",
+                web::get().to(|| async {
+                    actix_web::HttpResponse::Ok()
+                        .content_type("text/css; charset=utf-8")
+                        .insert_header(("Cache-Control", "public, max-age=3600"))
+                        .body(DEMO_CSS)
+                }),
+            )
             .route("/login", web::get().to(login))
             .route("/callback", web::get().to(callback))
             // Browsers ask for it; no icon, and no 404 in the console.
@@ -100,6 +123,14 @@ pub fn build(
     .run();
     Ok(server)
 }
+
+/// The demo portal's stylesheet (no inline style: see [`DEMO_CSP`]).
+const DEMO_CSS: &str = include_str!("../static/demo-portal.css");
+
+/// Nothing but its own stylesheet; no script, no framing, links and forms only to
+/// itself (sign-in is a navigation to devicelink, which CSP does not restrict).
+const DEMO_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 #[derive(Template)]
 #[template(path = "demo_portal.html")]

@@ -210,3 +210,20 @@ pub fn has_used_product(
         .get_result(conn)?;
     Ok(count > 0)
 }
+
+/// Replaces the account's e-mail address; whether the account exists.
+pub fn update_email(conn: &mut DbConnection, id: &str, email: &str) -> Result<bool, StoreError> {
+    Ok(diesel::update(accounts::table.find(id))
+        .set(accounts::email.eq(email))
+        .execute(conn)?
+        == 1)
+}
+
+/// Every account's id and e-mail address, for the operator's check of unsendable
+/// addresses (`devicelink mail status`).
+pub fn find_emails(conn: &mut DbConnection) -> Result<Vec<(String, String)>, StoreError> {
+    Ok(accounts::table
+        .select((accounts::id, accounts::email))
+        .order(accounts::created_at)
+        .load(conn)?)
+}

@@ -21,6 +21,8 @@ pub enum EventKind {
     LinkRefused,
     DeviceUnlinked,
     Reauthenticated,
+    /// The citizen corrected an e-mail address the mailer could not send to.
+    EmailChanged,
     DeviceLocked,
     SecretCodeChanged,
     BiometricsEnabled,
@@ -48,6 +50,7 @@ impl EventKind {
             Self::LinkRefused => "link_refused",
             Self::DeviceUnlinked => "device_unlinked",
             Self::Reauthenticated => "reauthenticated",
+            Self::EmailChanged => "email_changed",
             Self::DeviceLocked => "device_locked",
             Self::SecretCodeChanged => "secret_code_changed",
             Self::BiometricsEnabled => "biometrics_enabled",

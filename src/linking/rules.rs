@@ -9,8 +9,15 @@ pub struct DeviceName(String);
 impl TryFrom<&str> for DeviceName {
     type Error = &'static str;
 
+    /// Trimmed, normalised to NFC (one spelling of "é", so a name cannot pose as
+    /// another by its code points), at most 64 characters, and with no character that
+    /// is invisible or moves text: controls (Cc), format characters (Cf: U+202E
+    /// right-to-left override, U+200B zero-width space, …) and line or paragraph
+    /// separators (Zl, Zp: U+2028, U+2029).
     fn try_from(raw: &str) -> Result<Self, Self::Error> {
-        let name = raw.trim();
+        use unicode_general_category::{GeneralCategory, get_general_category};
+        use unicode_normalization::UnicodeNormalization as _;
+        let name: String = raw.trim().nfc().collect();
         let count = name.chars().count();
         if count == 0 {
             return Err("Enter a name for this device.");
@@ -21,7 +28,17 @@ impl TryFrom<&str> for DeviceName {
         if name.chars().any(char::is_control) {
             return Err("The device name must not contain control characters.");
         }
-        Ok(Self(name.to_owned()))
+        if name.chars().any(|c| {
+            matches!(
+                get_general_category(c),
+                GeneralCategory::Format
+                    | GeneralCategory::LineSeparator
+                    | GeneralCategory::ParagraphSeparator
+            )
+        }) {
+            return Err("The device name must not contain invisible or text-direction characters.");
+        }
+        Ok(Self(name))
     }
 }
 
@@ -212,6 +229,26 @@ mod tests {
         assert!(DeviceName::try_from(&"é".repeat(65)[..]).is_err());
         assert!(DeviceName::try_from(&"é".repeat(64)[..]).is_ok());
         assert!(DeviceName::try_from("tab\there").is_err());
+        for spoof in [
+            "evil\u{202E}enohp",
+            "a\u{200B}b",
+            "line\u{2028}break",
+            "p\u{2029}q",
+            "\u{FEFF}x",
+        ] {
+            assert_eq!(
+                DeviceName::try_from(spoof).unwrap_err(),
+                "The device name must not contain invisible or text-direction characters.",
+                "{spoof:?}"
+            );
+        }
+        // NFC: a decomposed "é" is stored composed.
+        assert_eq!(
+            DeviceName::try_from("Te\u{301}le\u{301}phone")
+                .unwrap()
+                .as_str(),
+            "Téléphone"
+        );
     }
 
     #[test]

@@ -19,6 +19,24 @@ use url::Url;
 
 use crate::db::{DbConnection, StoreError};
 
+/// An e-mail address the outbox can send to: exactly what `lettre` (the outbox's own
+/// parser) accepts as one bare address, no display name, at most 254 characters (RFC
+/// 5321 section 4.5.3.1.3), with a dot in the domain. `"x"<evil@evil.example>` is a
+/// mailbox, not an address: every later security mail to it would silently fail.
+pub fn is_sendable_address(email: &str) -> bool {
+    let Some((_, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    (3..=254).contains(&email.len())
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
+        && email.parse::<Address>().is_ok()
+}
+
 pub use lettre::Address;
 pub use store::{OutboxMessage, OutboxStatus};
 pub use templates::RenderedMail;

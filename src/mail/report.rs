@@ -18,12 +18,23 @@ pub const DEAD_LISTED: i64 = 50;
 pub struct StatusReport {
     pub counts: OutboxStatus,
     pub dead: Vec<DeadMessage>,
+    /// Accounts whose address the mailer cannot send to (ids; at most
+    /// [`DEAD_LISTED`] kept), and how many there are in all.
+    pub unsendable: Vec<String>,
+    pub unsendable_count: usize,
 }
 
 pub fn load_status(conn: &mut DbConnection) -> Result<StatusReport, StoreError> {
+    let unsendable: Vec<String> = crate::accounts::store::find_emails(conn)?
+        .into_iter()
+        .filter(|(_, email)| !super::is_sendable_address(email))
+        .map(|(id, _)| id)
+        .collect();
     Ok(StatusReport {
         counts: store::count_by_status(conn)?,
         dead: store::find_dead(conn, DEAD_LISTED)?,
+        unsendable_count: unsendable.len(),
+        unsendable: unsendable.into_iter().take(DEAD_LISTED as usize).collect(),
     })
 }
 
@@ -70,12 +81,25 @@ impl StatusReport {
                 );
             }
         }
+        if self.unsendable_count == 0 {
+            let _ = writeln!(out, "accounts with an unsendable address: none");
+        } else {
+            let _ = writeln!(
+                out,
+                "accounts with an unsendable address: {} (security mail to them cannot be sent; the dashboard asks each citizen to correct it):",
+                self.unsendable_count
+            );
+            for id in &self.unsendable {
+                let _ = writeln!(out, "  account {id}");
+            }
+        }
         out
     }
 
-    /// Whether something needs an operator: dead messages exist.
+    /// Whether something needs an operator: dead messages, or accounts the mailer
+    /// cannot reach.
     pub fn needs_attention(&self) -> bool {
-        self.counts.dead > 0
+        self.counts.dead > 0 || self.unsendable_count > 0
     }
 }
 
@@ -105,8 +129,12 @@ mod tests {
                 last_error: Some("connection refused".into()),
                 created_at: at,
             }],
+            unsendable: vec!["acc-1".into()],
+            unsendable_count: 1,
         };
         let text = report.render(at + chrono::Duration::seconds(90));
+        assert!(text.contains("unsendable address: 1"), "{text}");
+        assert!(text.contains("account acc-1"), "{text}");
         assert!(text.contains("pending  2"), "{text}");
         assert!(text.contains("dead     1"), "{text}");
         assert!(text.contains("90s old"), "{text}");

@@ -1,6 +1,7 @@
 //! The citizen's web portal: home, sign-in through eAccess, registration, dashboard and
 //! sign-out. Server-rendered pages, sessions in the database, CSRF on every form.
 
+mod email;
 pub mod pages;
 pub mod routes;
 pub mod session;

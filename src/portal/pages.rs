@@ -50,4 +50,8 @@ pub struct DashboardPage {
     pub products: Vec<ProductRow>,
     pub csrf_token: String,
     pub problem: Option<&'static str>,
+    /// The account's address cannot receive mail: ask for a correct one.
+    pub email_unusable: bool,
+    pub email: String,
+    pub email_problem: Option<&'static str>,
 }

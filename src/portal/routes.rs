@@ -22,7 +22,8 @@ use super::signin::{self, SignInOutcome};
 use super::store::{self, BrowserSession, LoginState};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(home)
+    cfg.service(super::email::correct_email)
+        .service(home)
         .service(start_sign_in)
         .service(eaccess_callback)
         .service(registration_page)
@@ -532,7 +533,7 @@ async fn submit_registration(
     };
     let email = form.email.trim().to_owned();
     let problem = if !signin::is_plausible_email(&email) {
-        Some("Enter a valid email address, for example name@example.lu.")
+        Some(super::email::INVALID_EMAIL)
     } else if form.accept_terms.as_deref() != Some("yes") {
         Some("To create your account, accept the terms of use.")
     } else {
@@ -577,12 +578,24 @@ fn format_time(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-async fn render_dashboard(
+pub(super) async fn render_dashboard(
     state: &AppState,
     session: BrowserSession,
     account_id: String,
     status: StatusCode,
     problem: Option<&'static str>,
+) -> Result<HttpResponse, PageError> {
+    render_dashboard_with(state, session, account_id, status, problem, None).await
+}
+
+/// The dashboard, with a problem of the e-mail correction form if there was one.
+pub(super) async fn render_dashboard_with(
+    state: &AppState,
+    session: BrowserSession,
+    account_id: String,
+    status: StatusCode,
+    problem: Option<&'static str>,
+    email_problem: Option<(&'static str, String)>,
 ) -> Result<HttpResponse, PageError> {
     let id = account_id.clone();
     let loaded = state
@@ -604,8 +617,16 @@ async fn render_dashboard(
         .as_deref()
         .and_then(|k| k.parse::<ProductKind>().ok())
         .map_or("eAccess", ProductKind::label);
+    let email_unusable = !crate::mail::is_sendable_address(&account.email);
+    let (email_problem, email) = match email_problem {
+        Some((problem, typed)) => (Some(problem), typed),
+        None => (None, account.email.clone()),
+    };
     let page = DashboardPage {
         nav: Some(nav_for(&session, account.display_name())),
+        email_unusable: email_unusable || email_problem.is_some(),
+        email,
+        email_problem,
         display_name: account.display_name(),
         product_label,
         espaces: espaces

@@ -147,18 +147,9 @@ pub fn register(
     })
 }
 
-/// A plausible email address: bounded, one `@`, a dot in the domain, no spaces.
+/// An e-mail address the mailer can send to ([`crate::mail::is_sendable_address`]).
 pub fn is_plausible_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    (3..=254).contains(&email.len())
-        && !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains('@')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+    crate::mail::is_sendable_address(email)
 }
 
 #[cfg(test)]
@@ -168,6 +159,11 @@ mod tests {
     #[test]
     fn plausible_emails_are_accepted_and_junk_refused() {
         assert!(is_plausible_email("marie@example.lu"));
+        assert!(is_plausible_email("marie.dupont+portal@mail.example.lu"));
+        assert!(!is_plausible_email(&format!(
+            "{}@example.lu",
+            "a".repeat(250)
+        )));
         for bad in [
             "",
             "marie",
@@ -177,6 +173,10 @@ mod tests {
             "m@x",
             "m@@x.lu",
             "m@x.lu.",
+            "\"x\"<evil@evil.example>",
+            "Marie <marie@example.lu>",
+            "marie@example.lu>",
+            "<marie@example.lu>",
         ] {
             assert!(!is_plausible_email(bad), "{bad}");
         }

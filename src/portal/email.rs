@@ -1,0 +1,79 @@
+//! Correcting an e-mail address the mailer cannot send to (accounts registered before
+//! addresses were checked with the mailer's own parser): the dashboard asks for it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use chrono::Utc;
+use diesel::Connection as _;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::accounts;
+use crate::audit::{self, EventKind, NewAuditEvent};
+use crate::http::{PageError, RequestContext};
+use crate::startup::AppState;
+
+use super::routes::{csrf_failed, current_session, render_dashboard_with, see_other};
+use super::session;
+
+#[derive(Debug, Deserialize)]
+struct EmailForm {
+    csrf_token: String,
+    email: String,
+}
+
+/// The sentence of a refused address, on the registration page and the dashboard.
+pub(super) const INVALID_EMAIL: &str =
+    "Enter one e-mail address without a name or brackets, for example name@example.lu.";
+
+#[post("/account/email")]
+pub(super) async fn correct_email(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<EmailForm>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
+    let Some(session) = current_session(&state, &req).await? else {
+        return Ok(see_other("/"));
+    };
+    if !session::csrf_matches(&session, &form.csrf_token) {
+        return Err(csrf_failed());
+    }
+    let Some(account_id) = session.account_id.clone() else {
+        return Ok(see_other("/"));
+    };
+    let email = form.email.trim().chars().take(300).collect::<String>();
+    if !crate::mail::is_sendable_address(&email) {
+        return render_dashboard_with(
+            &state,
+            session,
+            account_id,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some((INVALID_EMAIL, email)),
+        )
+        .await;
+    }
+    let now = Utc::now().naive_utc();
+    state
+        .db
+        .run(move |conn| {
+            conn.transaction(|conn| {
+                if accounts::store::update_email(conn, &account_id, &email)? {
+                    audit::store::insert_event(
+                        conn,
+                        &NewAuditEvent::new(
+                            EventKind::EmailChanged,
+                            Some(&account_id),
+                            json!({}),
+                            &ctx,
+                            now,
+                        ),
+                    )?;
+                }
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(see_other("/dashboard"))
+}
