@@ -20,6 +20,7 @@ provider_tests!(
     a_biometric_unlock_does_not_vouch_for_a_new_passkey,
     options_fetched_while_fresh_cannot_be_finished_once_the_unlock_is_old,
     a_refreshed_token_with_an_old_unlock_cannot_be_exchanged,
+    a_qr_code_inside_another_servers_url_is_refused_for_linking_and_approval,
 );
 
 const CODE: &str = "482913";
@@ -179,4 +180,52 @@ async fn options_fetched_while_fresh_cannot_be_finished_once_the_unlock_is_old(a
         .unwrap_err();
     assert_unlock_required(&err);
     assert_eq!(app.count_rows("passkeys"), 0, "no passkey was enrolled");
+}
+
+/// Relay by wrapping: a valid frame or approval code inside `http://evil.example/...`
+/// is refused; only the bare code or this server's own `public_url` is accepted.
+async fn a_qr_code_inside_another_servers_url_is_refused_for_linking_and_approval(app: TestApp) {
+    let mut device = app.linked_device("marie", CODE, false).await;
+    // Linking: a fresh frame, moved into another server's URL.
+    let (id, code) = app.new_qr_code("").await;
+    let scanned = app.scan_qr(&id, &code).await;
+    let frame = url::Url::parse(&scanned)
+        .unwrap()
+        .fragment()
+        .unwrap()
+        .to_owned();
+    let mut phone = app.device();
+    phone.start_qr_link("Second phone").await.unwrap();
+    for wrapped in [
+        format!("http://evil.example/link#{frame}"),
+        format!("{}evil/link#{frame}", app.url("/")),
+    ] {
+        let err = phone.redeem_qr(&wrapped).await.unwrap_err();
+        assert_eq!(api_code(&err), (400, "qr_code_invalid"), "{wrapped}");
+    }
+    phone.redeem_qr(&scanned).await.unwrap();
+
+    // Approval: the code shown by the portal's page, moved into another URL.
+    device.unlock_with_secret_code(CODE).await.unwrap();
+    let (_browser, _request, scanned) = crate::provider::app_sign_in_page(&app).await;
+    let approve = url::Url::parse(&scanned).unwrap();
+    assert_eq!(approve.path(), "/approve", "{scanned}");
+    let code = approve.fragment().unwrap().to_owned();
+    let err = device
+        .scan_approval(&format!("http://evil.example/approve#{code}"))
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&err), (404, "invalid_approval"));
+    // Our own URL works.
+    device.scan_approval(&scanned).await.unwrap();
+    // The landing page for a phone camera that opens the URL.
+    let landing = app.get("/approve").await;
+    assert_eq!(landing.status(), 200);
+    assert!(
+        landing
+            .text()
+            .await
+            .unwrap()
+            .contains("Scan this code with the MyPortal app")
+    );
 }

@@ -278,23 +278,31 @@ pub fn link_url(base: &Url, frame: &str) -> Url {
     url
 }
 
-/// The frame in a scanned text: a link made by [`link_url`] or the bare frame (typed in
-/// or from an older QR code). The frame is only checked for its alphabet here;
-/// [`QrFrames::check`] judges it.
-pub fn parse_link_url(text: &str) -> Result<String, QrError> {
+/// The frame in a scanned text: a link made by [`link_url`] for this server's own
+/// `base` (its `public_url`), or the bare frame (typed in or from an older QR code).
+/// A frame inside any other URL (`http://evil.example/link#<frame>`) is refused: a QR
+/// code pointing elsewhere is not ours, whatever it carries. The frame is only checked
+/// for its alphabet here; [`QrFrames::check`] judges it.
+pub fn parse_link_url(text: &str, base: &Url) -> Result<String, QrError> {
+    parse_scanned(text, base, LINK_PATH)
+}
+
+/// [`parse_link_url`] for any path of ours: `<base>/<path>#<frame>` or a bare frame.
+pub fn parse_scanned(text: &str, base: &Url, path: &str) -> Result<String, QrError> {
     let text = text.trim();
     if text.len() > MAX_INPUT_CHARS {
         return Err(QrError::Invalid);
     }
     let frame = match Url::parse(text) {
         Ok(url) => {
-            let is_link = matches!(url.scheme(), "https" | "http")
-                && url
-                    .path()
-                    .trim_end_matches('/')
-                    .ends_with(&format!("/{LINK_PATH}"));
+            let expected = format!("{}/{path}", base.path().trim_end_matches('/'));
+            let is_ours = url.origin() == base.origin()
+                && url.path().trim_end_matches('/') == expected
+                && url.query().is_none()
+                && url.username().is_empty()
+                && url.password().is_none();
             match url.fragment() {
-                Some(frame) if is_link => frame.to_owned(),
+                Some(frame) if is_ours => frame.to_owned(),
                 _ => return Err(QrError::Invalid),
             }
         }
@@ -473,13 +481,39 @@ mod tests {
             "https://dl.example/",
             "https://dl.example/portal/",
         ] {
-            let url = link_url(&Url::parse(base).unwrap(), &frame);
+            let base = Url::parse(base).unwrap();
+            let url = link_url(&base, &frame);
             assert!(url.as_str().ends_with(&format!("/link#{frame}")), "{url}");
             assert_eq!(url.query(), None);
-            assert_eq!(parse_link_url(url.as_str()), Ok(frame.clone()));
+            assert_eq!(parse_link_url(url.as_str(), &base), Ok(frame.clone()));
+            assert_eq!(parse_link_url(&frame, &base), Ok(frame.clone()));
         }
-        assert_eq!(parse_link_url(&frame), Ok(frame.clone()));
-        assert_eq!(parse_link_url(&format!("  {frame}\n")), Ok(frame.clone()));
+        let base = Url::parse("https://dl.example").unwrap();
+        assert_eq!(
+            parse_link_url(&format!("  {frame}\n"), &base),
+            Ok(frame.clone())
+        );
+    }
+
+    #[test]
+    fn a_frame_inside_another_servers_url_is_refused() {
+        let frame = frames().frame_at(&LinkCode::generate(), now());
+        let base = Url::parse("https://dl.example/portal/").unwrap();
+        for other in [
+            "http://evil.example/link",
+            "https://evil.example/portal/link",
+            "http://dl.example/portal/link",
+            "https://dl.example:8443/portal/link",
+            "https://dl.example/link",
+            "https://dl.example/portal/link?x=1",
+            "https://user@dl.example/portal/link",
+        ] {
+            assert_eq!(
+                parse_link_url(&format!("{other}#{frame}"), &base),
+                Err(QrError::Invalid),
+                "{other}"
+            );
+        }
     }
 
     #[test]
@@ -493,7 +527,8 @@ mod tests {
             "hello world",
             "javascript:alert(1)",
         ] {
-            assert_eq!(parse_link_url(bad), Err(QrError::Invalid), "{bad}");
+            let base = Url::parse("https://dl.example").unwrap();
+            assert_eq!(parse_link_url(bad, &base), Err(QrError::Invalid), "{bad}");
         }
         assert_eq!(QrError::Expired.code(), "expired_qr_code");
     }
@@ -502,7 +537,7 @@ mod tests {
         #[test]
         fn checking_arbitrary_text_never_panics(text in ".{0,120}") {
             let _ = frames().check(&text, now());
-            let _ = parse_link_url(&text);
+            let _ = parse_link_url(&text, &Url::parse("https://dl.example").unwrap());
         }
 
         #[test]
@@ -510,8 +545,9 @@ mod tests {
             let qr = frames();
             let code = LinkCode::generate();
             let shown = now() - TimeDelta::seconds(offset);
-            let url = link_url(&Url::parse("https://dl.example").unwrap(), &qr.frame_at(&code, shown));
-            let frame = parse_link_url(url.as_str()).unwrap();
+            let base = Url::parse("https://dl.example").unwrap();
+            let url = link_url(&base, &qr.frame_at(&code, shown));
+            let frame = parse_link_url(url.as_str(), &base).unwrap();
             prop_assert_eq!(qr.check(&frame, now()).unwrap().into_code(), code);
         }
 

@@ -310,7 +310,8 @@ async fn redeem_qr_code(
         return Err(rate_limit::too_many_requests(retry));
     }
 
-    let frame = parse_link_url(&body.code).map_err(|_| LinkError::QrInvalid)?;
+    let frame = parse_link_url(&body.code, &state.settings.server.public_url)
+        .map_err(|_| LinkError::QrInvalid)?;
     let scanned = state
         .qr_frames
         .check(&frame, Utc::now())

@@ -14,7 +14,7 @@ use diesel::Connection as _;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::pages::{AppApprovalPage, scope_items};
+use super::pages::{AppApprovalPage, ApproveLandingPage, scope_items};
 use super::routes::{
     bound_request, client_of, error_redirect, finish_denied, issue_and_redirect, request_gone,
 };
@@ -29,7 +29,10 @@ use crate::startup::AppState;
 use crate::tokens::guard::{self, ProofRequirements};
 
 /// What the QR code holds: this prefix and the single-use code.
-pub const QR_PREFIX: &str = "devicelink-approve:";
+/// The path of the approval QR code's URL, `<public_url>/approve#<code>` (the code in
+/// the fragment, which browsers never send; a phone camera that opens it lands on a
+/// page that says to use the app).
+pub const APPROVE_PATH: &str = "approve";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/oidc/authorize/app", web::get().to(show_code))
@@ -39,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::get().to(continue_sign_in),
         )
         .route("/static/provider-approve.js", web::get().to(script))
+        .route(&format!("/{APPROVE_PATH}"), web::get().to(landing))
         .route("/api/v1/provider/approvals/scan", web::post().to(scan))
         .route(
             "/api/v1/provider/approvals/{id}/approve",
@@ -52,6 +56,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
+}
+
+async fn landing() -> Result<HttpResponse, PageError> {
+    html(StatusCode::OK, &ApproveLandingPage { nav: None })
 }
 
 async fn script() -> HttpResponse {
@@ -160,8 +168,11 @@ async fn show_code(
     if !shown {
         return Err(request_gone());
     }
-    let png =
-        crate::linking::render::png(&format!("{QR_PREFIX}{code}")).map_err(PageError::internal)?;
+    let mut content = state.settings.server.public_url.clone();
+    let path = format!("{}/{APPROVE_PATH}", content.path().trim_end_matches('/'));
+    content.set_path(&path);
+    content.set_fragment(Some(&code));
+    let png = crate::linking::render::png(content.as_str()).map_err(PageError::internal)?;
     html(
         StatusCode::OK,
         &AppApprovalPage {
@@ -306,11 +317,13 @@ async fn scan(
     body: web::Json<ScanBody>,
 ) -> Result<HttpResponse, ApiError> {
     let proof = guard::verify_request(&state, &req, ProofRequirements::default()).await?;
-    let code = body
-        .code
-        .strip_prefix(QR_PREFIX)
-        .unwrap_or(&body.code)
-        .to_owned();
+    // Only the bare code or our own URL: a code inside another server's URL is not ours.
+    let code = crate::linking::qr::parse_scanned(
+        &body.code,
+        &state.settings.server.public_url,
+        APPROVE_PATH,
+    )
+    .map_err(|_| invalid_approval())?;
     if code.is_empty() || code.len() > 64 {
         return Err(invalid_approval());
     }

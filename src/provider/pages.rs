@@ -24,6 +24,13 @@ pub struct AppApprovalPage {
     pub ttl_minutes: i64,
 }
 
+/// Where a phone camera lands when it opens an approval QR code's URL.
+#[derive(Template)]
+#[template(path = "approve_landing.html")]
+pub struct ApproveLandingPage {
+    pub nav: Option<NavUser>,
+}
+
 #[derive(Template)]
 #[template(path = "provider_consent.html")]
 pub struct ConsentPage {
