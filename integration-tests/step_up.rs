@@ -21,6 +21,7 @@ provider_tests!(
     options_fetched_while_fresh_cannot_be_finished_once_the_unlock_is_old,
     a_refreshed_token_with_an_old_unlock_cannot_be_exchanged,
     a_qr_code_inside_another_servers_url_is_refused_for_linking_and_approval,
+    the_approval_qr_code_is_animated_and_a_relayed_frame_expires,
 );
 
 const CODE: &str = "482913";
@@ -228,4 +229,96 @@ async fn a_qr_code_inside_another_servers_url_is_refused_for_linking_and_approva
             .unwrap()
             .contains("Scan this code with the MyPortal app")
     );
+}
+
+fn frames(app: &TestApp) -> devicelink::linking::QrFrames {
+    let key = devicelink::config::decode_secret("k", &app.settings.secrets.qr_frame_key).unwrap();
+    devicelink::linking::QrFrames::with_timing(
+        &key,
+        app.settings.linking.qr_frame_step_secs,
+        app.settings.linking.qr_frame_window_secs,
+    )
+    .unwrap()
+}
+
+/// The approval QR code is animated like the link QR code: a frame counts for the
+/// window only, the code read out of a frame counts nowhere, and only the page shown
+/// without JavaScript makes a code that stays the same.
+async fn the_approval_qr_code_is_animated_and_a_relayed_frame_expires(app: TestApp) {
+    let mut device = app.linked_device("marie", CODE, false).await;
+    device.unlock_with_secret_code(CODE).await.unwrap();
+    let (browser, request, scanned) = crate::provider::app_sign_in_page(&app).await;
+    let shown = url::Url::parse(&scanned).unwrap();
+    let frame = shown.fragment().unwrap().to_owned();
+    let code = frame.split('.').next().unwrap().to_owned();
+    assert_ne!(code, frame, "the page shows a frame, not the bare code");
+
+    // The page's script gets the next frames of its code, and of no other.
+    let next = browser
+        .post(app.url("/oidc/authorize/app/frame"))
+        .json(&json!({"request": request, "code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.status(), 200);
+    assert_eq!(next.headers()["cache-control"], "no-store");
+    assert!(
+        next.json::<Value>().await.unwrap()["png"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 100
+    );
+    let other = browser
+        .post(app.url("/oidc/authorize/app/frame"))
+        .json(&json!({"request": request, "code": devicelink::linking::LinkCode::generate().expose()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+
+    // The bare code out of a frame: unknown.
+    let err = device.scan_approval(&code).await.unwrap_err();
+    assert_eq!(api_code(&err), (404, "invalid_approval"));
+    // A frame older than the window: expired.
+    let frames = frames(&app);
+    let link_code = devicelink::linking::LinkCode::try_from(code.as_str()).unwrap();
+    let window = i64::from(app.settings.linking.qr_frame_window_secs);
+    let old_step = frames.step_at(Utc::now() - Duration::seconds(window + 10));
+    let mut old = shown.clone();
+    old.set_fragment(Some(&frames.frame(&link_code, old_step)));
+    let err = device.scan_approval(old.as_str()).await.unwrap_err();
+    assert_eq!(api_code(&err), (410, "qr_code_expired"));
+    // A fresh frame of the same code works.
+    let mut fresh = shown.clone();
+    fresh.set_fragment(Some(&frames.frame_at(&link_code, Utc::now())));
+    device.scan_approval(fresh.as_str()).await.unwrap();
+
+    // The page for a browser without JavaScript: a code that stays the same.
+    let (browser, request, _) = crate::provider::app_sign_in_page(&app).await;
+    let page = browser
+        .get(app.url(&format!("/oidc/authorize/app?request={request}&static=1")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let png = crate::helpers::attr(
+        &page,
+        "id=\"approval-qr\" alt=\"QR code to scan with the app\" width=\"320\" height=\"320\" src",
+    );
+    let bytes = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        png.trim_start_matches("data:image/png;base64,"),
+    )
+    .unwrap();
+    let scanned = devicelink::device_client::camera::decode_png(&bytes).unwrap();
+    let bare = url::Url::parse(&scanned)
+        .unwrap()
+        .fragment()
+        .unwrap()
+        .to_owned();
+    assert!(!bare.contains('.'), "a static code: {bare}");
+    device.scan_approval(&bare).await.unwrap();
 }

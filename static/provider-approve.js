@@ -15,6 +15,22 @@
     locked: "The app is locked. Returning to the portal…"
   };
   var done = false;
+  // Animated QR frames (anti-relay): the next frame every step while the code is shown.
+  var code = box.getAttribute("data-code");
+  var stepMs = parseInt(box.getAttribute("data-step-ms"), 10) || 2000;
+  var image = document.getElementById("approval-qr");
+  function nextFrame() {
+    if (done || !code) { return; }
+    fetch("/oidc/authorize/app/frame", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify({ request: request, code: code })
+    }).then(function (r) { return r.ok ? r.json() : null; }).then(function (body) {
+      if (body && body.png) { image.src = "data:image/png;base64," + body.png; }
+      if (body) { setTimeout(nextFrame, stepMs); }
+    }).catch(function () { setTimeout(nextFrame, stepMs); });
+  }
+  setTimeout(nextFrame, stepMs);
   function poll() {
     if (done) { return; }
     fetch("/oidc/authorize/app/status?request=" + encodeURIComponent(request), {

@@ -22,6 +22,9 @@ pub struct AppApprovalPage {
     pub request_id: String,
     pub qr_png: String,
     pub ttl_minutes: i64,
+    /// The code, for the script that animates the frames; empty on the static page.
+    pub code: String,
+    pub step_ms: i64,
 }
 
 /// Where a phone camera lands when it opens an approval QR code's URL.
