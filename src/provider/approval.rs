@@ -7,25 +7,20 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::Connection as _;
 use serde::Deserialize;
 use serde_json::json;
-use subtle::ConstantTimeEq as _;
 
-use super::pages::{AppApprovalPage, ApproveLandingPage, scope_items};
-use super::routes::{
-    bound_request, client_of, error_redirect, finish_denied, issue_and_redirect, request_gone,
-};
+use super::approval_qr as qr;
+use super::pages::scope_items;
+use super::routes::{error_redirect, finish_denied, issue_and_redirect, request_gone};
 use super::rules;
 use super::service::{self, Authenticated};
 use super::store::{self, RequestRow};
 use crate::devices::auth;
 use crate::http::{ApiError, PageError, RequestContext};
-use crate::linking::{LinkCode, QrError, ScannedFrame};
-use crate::portal::routes::html;
+use crate::linking::{QrError, ScannedFrame};
 use crate::portal::session::hash_token;
 use crate::startup::AppState;
 use crate::tokens::guard::{self, ProofRequirements};
@@ -37,15 +32,15 @@ use crate::tokens::guard::{self, ProofRequirements};
 pub const APPROVE_PATH: &str = "approve";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/oidc/authorize/app", web::get().to(show_code))
+    cfg.route("/oidc/authorize/app", web::get().to(qr::show_code))
         .route("/oidc/authorize/app/status", web::get().to(status))
-        .route("/oidc/authorize/app/frame", web::post().to(next_frame))
+        .route("/oidc/authorize/app/frame", web::post().to(qr::next_frame))
         .route(
             "/oidc/authorize/app/continue",
             web::get().to(continue_sign_in),
         )
         .route("/static/provider-approve.js", web::get().to(script))
-        .route(&format!("/{APPROVE_PATH}"), web::get().to(landing))
+        .route(&format!("/{APPROVE_PATH}"), web::get().to(qr::landing))
         .route("/api/v1/provider/approvals/scan", web::post().to(scan))
         .route(
             "/api/v1/provider/approvals/{id}/approve",
@@ -57,12 +52,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-fn now() -> NaiveDateTime {
+pub(super) fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
-}
-
-async fn landing() -> Result<HttpResponse, PageError> {
-    html(StatusCode::OK, &ApproveLandingPage { nav: None })
 }
 
 async fn script() -> HttpResponse {
@@ -150,127 +141,7 @@ struct RequestQuery {
     request: String,
 }
 
-#[derive(Debug, Deserialize)]
-struct ShowQuery {
-    request: String,
-    /// `static=1`: a code that does not change, for a browser without JavaScript.
-    #[serde(rename = "static")]
-    is_static: Option<String>,
-}
-
-/// The stored hash of an approval code. A code shown as animated frames and one shown
-/// statically (no JavaScript) hash differently, so that the code read out of an
-/// animated frame, relayed bare, finds no request: only the frame within its window
-/// counts, as for the link QR code.
-fn approval_code_hash(code: &LinkCode, is_static: bool) -> String {
-    if is_static {
-        hash_token(&format!("static:{}", code.expose()))
-    } else {
-        hash_token(code.expose())
-    }
-}
-
-/// The QR code's text: `<public_url>/approve#<frame or bare code>`.
-fn approval_url(state: &AppState, frame: &str) -> String {
-    let mut content = state.settings.server.public_url.clone();
-    let path = format!("{}/{APPROVE_PATH}", content.path().trim_end_matches('/'));
-    content.set_path(&path);
-    content.set_fragment(Some(frame));
-    content.to_string()
-}
-
-fn qr_png(content: &str) -> Result<String, anyhow::Error> {
-    Ok(STANDARD.encode(crate::linking::render::png(content)?))
-}
-
-async fn show_code(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    query: web::Query<ShowQuery>,
-) -> Result<HttpResponse, PageError> {
-    let (row, _) = bound_request(&state, &req, &query.request).await?;
-    let client = client_of(&state, &row)?.clone();
-    if !rules::admits_device(&rules_acr(&row)) {
-        return Err(request_gone());
-    }
-    let is_static = query.is_static.is_some();
-    let code = LinkCode::generate();
-    let ttl = state.settings.provider.approval_ttl_secs;
-    let expires_at = now() + Duration::seconds(ttl);
-    let (id, code_hash) = (row.id_hash.clone(), approval_code_hash(&code, is_static));
-    let shown = state
-        .db
-        .run(move |conn| store::set_approval_code(conn, &id, &code_hash, expires_at))
-        .await?;
-    if !shown {
-        return Err(request_gone());
-    }
-    let frame = if is_static {
-        code.expose().to_owned()
-    } else {
-        state.qr_frames.frame_at(&code, Utc::now())
-    };
-    let png = qr_png(&approval_url(&state, &frame)).map_err(PageError::internal)?;
-    html(
-        StatusCode::OK,
-        &AppApprovalPage {
-            nav: None,
-            client_name: client.name,
-            request_id: query.request.clone(),
-            qr_png: png,
-            ttl_minutes: (ttl + 59) / 60,
-            code: if is_static {
-                String::new()
-            } else {
-                code.expose().to_owned()
-            },
-            step_ms: i64::from(state.settings.linking.qr_frame_step_secs) * 1000,
-        },
-    )
-}
-
-#[derive(Debug, Deserialize)]
-struct FrameBody {
-    request: String,
-    code: String,
-}
-
-/// The page's script asks for the next animated frame of its code (same browser,
-/// code still shown): a PNG data URL, never cached.
-async fn next_frame(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Json<FrameBody>,
-) -> Result<HttpResponse, ApiError> {
-    let gone = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "invalid_approval",
-            "This sign-in code is no longer shown. Start again at the portal.",
-        )
-    };
-    let (row, _) = bound_request(&state, &req, &body.request)
-        .await
-        .map_err(|_| gone())?;
-    let code = LinkCode::try_from(body.code.as_str()).map_err(|_| gone())?;
-    let expected = approval_code_hash(&code, false);
-    let is_shown = row.approval_state == "shown"
-        && row.approval_expires_at.is_some_and(|t| t > now())
-        && row
-            .approval_code_hash
-            .as_deref()
-            .is_some_and(|h| bool::from(h.as_bytes().ct_eq(expected.as_bytes())));
-    if !is_shown {
-        return Err(gone());
-    }
-    let frame = state.qr_frames.frame_at(&code, Utc::now());
-    let png = qr_png(&approval_url(&state, &frame)).map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(json!({"png": png})))
-}
-
-fn rules_acr(row: &RequestRow) -> Vec<String> {
+pub(super) fn rules_acr(row: &RequestRow) -> Vec<String> {
     row.acr_values
         .as_deref()
         .unwrap_or_default()
@@ -412,8 +283,8 @@ async fn scan(
     )
     .map_err(|_| invalid_approval())?;
     let code_hash = match state.qr_frames.check(&frame, Utc::now()) {
-        Ok(ScannedFrame::Animated { code, .. }) => approval_code_hash(&code, false),
-        Ok(ScannedFrame::Static(code)) => approval_code_hash(&code, true),
+        Ok(ScannedFrame::Animated { code, .. }) => qr::approval_code_hash(&code, false),
+        Ok(ScannedFrame::Static(code)) => qr::approval_code_hash(&code, true),
         Err(QrError::Expired) => {
             return Err(ApiError::new(
                 StatusCode::GONE,
@@ -574,6 +445,7 @@ async fn refuse(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
 
     fn row(state: &str, expires_in: i64) -> RequestRow {
         let now = chrono::DateTime::from_timestamp(1_700_000_000, 0)

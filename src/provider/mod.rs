@@ -4,6 +4,7 @@
 //! and RP-initiated logout. See docs/oidc-provider.md.
 
 pub mod approval;
+mod approval_qr;
 pub mod client_auth;
 pub mod exchange;
 pub mod pages;
