@@ -285,7 +285,7 @@ impl Db {
             let _entered = span.enter();
             let _permit = permit;
             let mut conn = pool.get_timeout(remaining)?;
-            f(&mut conn)
+            in_immediate_transaction(&mut conn, f)
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("blocking task failed: {e}")))?
@@ -316,5 +316,40 @@ struct LogPoolErrors;
 impl r2d2::HandleError<r2d2::Error> for LogPoolErrors {
     fn handle_error(&self, error: r2d2::Error) {
         tracing::warn!(error = %error, "database connection failed");
+    }
+}
+
+/// On SQLite, runs `f` inside one `BEGIN IMMEDIATE` transaction (its own transactions
+/// become savepoints); on PostgreSQL, as it is. SQLite's default deferred transaction
+/// that reads and then writes fails at once with `SQLITE_BUSY_SNAPSHOT`, without waiting
+/// for `busy_timeout`, when another connection wrote in between: with a second process
+/// on the file (another instance, `devicelink mail status`, a backup) a request then
+/// answered 500. Taking the write lock first makes it wait its turn instead. One
+/// instance has one connection anyway, so nothing is serialized that was not before.
+/// A `StoreError` rolls the closure's writes back; domain outcomes travel inside `Ok`.
+fn in_immediate_transaction<R>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Sqlite(inner) = conn else {
+        return f(conn);
+    };
+    AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+    let result = f(conn);
+    let DbConnection::Sqlite(inner) = conn else {
+        unreachable!("the connection is SQLite: it was a moment ago");
+    };
+    match result {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(inner)?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = AnsiTransactionManager::rollback_transaction(inner) {
+                tracing::error!(error = %rollback, "rollback after a failed request failed");
+            }
+            Err(e)
+        }
     }
 }
