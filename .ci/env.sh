@@ -11,9 +11,5 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$DEVICELINK_CI_CACHE/target}"
 # it writes (and CI would cache) gigabytes of query data for nothing.
 export CARGO_INCREMENTAL=0
 export CARGO_TERM_COLOR=never
-# mold links the big test binaries several times faster than GNU ld (figures in
-# docs/development.md). .ci/run installs it; without it the default linker is used,
-# which builds the same code under other fingerprints.
-if command -v mold >/dev/null 2>&1; then
-  export RUSTFLAGS="${RUSTFLAGS:--C link-arg=-fuse-ld=mold}"
-fi
+# No RUSTFLAGS: mold was measured as linker and did not help (docs/development.md), and
+# any RUSTFLAGS would give every crate other fingerprints than a developer's build.

@@ -16,15 +16,7 @@ async fn cancel_racing_completion_always_reports_the_final_state(app: TestApp) {
     app.sign_in_registered("marie", "luxtrust_mobile").await;
     let (mut linked, mut cancelled) = (0, 0);
     for round in 0..ROUNDS {
-        let (id, code) = app.new_qr_code("").await;
-        let scanned = app.scan_qr(&id, &code).await;
-        let page = app
-            .get(&format!("/devices/link/{id}"))
-            .await
-            .text()
-            .await
-            .unwrap();
-        let csrf = crate::helpers::hidden_value(&page, "csrf_token");
+        let (id, scanned, csrf) = shown_code(&app).await;
         let mut device = app.device();
         let name = format!("Phone {round}");
         device.start_qr_link(&name).await.unwrap();
@@ -78,15 +70,7 @@ async fn cancel_racing_completion_always_reports_the_final_state(app: TestApp) {
 
 async fn cancel_after_completion_says_too_late_and_offers_unlinking(app: TestApp) {
     app.sign_in_registered("marie", "luxtrust_mobile").await;
-    let (id, code) = app.new_qr_code("").await;
-    let scanned = app.scan_qr(&id, &code).await;
-    let page = app
-        .get(&format!("/devices/link/{id}"))
-        .await
-        .text()
-        .await
-        .unwrap();
-    let csrf = crate::helpers::hidden_value(&page, "csrf_token");
+    let (id, scanned, csrf) = shown_code(&app).await;
     let mut device = app.device();
     device
         .link_with_qr("Thief phone", &scanned, "482913", false)
@@ -116,6 +100,21 @@ async fn cancel_after_completion_says_too_late_and_offers_unlinking(app: TestApp
         app.count_rows("audit_events WHERE kind = 'link_cancelled'"),
         0
     );
+}
+
+/// A new QR code in the signed-in browser: its id, the text a phone scans, and the
+/// status page's CSRF token.
+async fn shown_code(app: &TestApp) -> (String, String, String) {
+    let (id, code) = app.new_qr_code("").await;
+    let scanned = app.scan_qr(&id, &code).await;
+    let page = app
+        .get(&format!("/devices/link/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::helpers::hidden_value(&page, "csrf_token");
+    (id, scanned, csrf)
 }
 
 /// The path and query of a redirect's `Location`.

@@ -734,8 +734,13 @@ pub(crate) async fn app_sign_in_from(
     let res = browser.get(app.url(&href)).send().await.unwrap();
     assert_eq!(res.status(), 200);
     let page = res.text().await.unwrap();
+    (request, approval_qr_text(&page))
+}
+
+/// The text of the QR code on a "Sign in with your mobile app" page, as a camera reads it.
+pub(crate) fn approval_qr_text(page: &str) -> String {
     let png = attr(
-        &page,
+        page,
         "id=\"approval-qr\" alt=\"QR code to scan with the app\" width=\"320\" height=\"320\" src",
     );
     let bytes = base64::Engine::decode(
@@ -743,8 +748,7 @@ pub(crate) async fn app_sign_in_from(
         png.trim_start_matches("data:image/png;base64,"),
     )
     .unwrap();
-    let scanned = devicelink::device_client::camera::decode_png(&bytes).unwrap();
-    (request, scanned)
+    devicelink::device_client::camera::decode_png(&bytes).unwrap()
 }
 
 pub(crate) async fn approval_state(

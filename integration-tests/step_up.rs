@@ -304,16 +304,7 @@ async fn the_approval_qr_code_is_animated_and_a_relayed_frame_expires(app: TestA
         .text()
         .await
         .unwrap();
-    let png = crate::helpers::attr(
-        &page,
-        "id=\"approval-qr\" alt=\"QR code to scan with the app\" width=\"320\" height=\"320\" src",
-    );
-    let bytes = base64::Engine::decode(
-        &base64::engine::general_purpose::STANDARD,
-        png.trim_start_matches("data:image/png;base64,"),
-    )
-    .unwrap();
-    let scanned = devicelink::device_client::camera::decode_png(&bytes).unwrap();
+    let scanned = crate::provider::approval_qr_text(&page);
     let bare = url::Url::parse(&scanned)
         .unwrap()
         .fragment()
