@@ -11,8 +11,8 @@ use diesel::prelude::*;
 use crate::db::schema::link_codes;
 use crate::db::{Db, DbConnection, StoreError};
 use crate::linking::service::expire_abandoned;
-use crate::portal::store::delete_expired_sessions;
 use crate::tokens::guard::purge_expired_jtis;
+use crate::web::store::delete_expired_sessions;
 
 /// What one pass cleaned up.
 #[derive(Debug, Default, PartialEq, Eq)]

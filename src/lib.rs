@@ -17,11 +17,15 @@ pub mod janitor;
 pub mod linking;
 pub mod mail;
 pub mod mock_idp;
+pub mod ops;
 pub mod portal;
 pub mod protocol;
 pub mod provider;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
 pub mod tokens;
+pub mod web;
 
-pub use startup::{AppState, Application};
+pub use startup::Application;
+pub use state::AppState;

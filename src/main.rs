@@ -320,7 +320,7 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
     // redirect URI is this server's callback.
     let issuer = settings.eaccess.issuer.clone();
     let public_url = settings.server.public_url.clone();
-    let callback = public_url.join(devicelink::portal::routes::CALLBACK_PATH)?;
+    let callback = public_url.join(devicelink::web::login::CALLBACK_PATH)?;
     let mock_settings = MockIdpSettings::for_local(
         issuer.clone(),
         &settings.eaccess.client_id,

@@ -18,29 +18,9 @@ use crate::http::{self, middleware};
 use crate::linking::{self, QrFrames};
 use crate::mail::{self, TransportError, WorkerHandle};
 use crate::portal;
+use crate::state::AppState;
 use crate::tokens::access::load_or_create_signing_key;
 use crate::tokens::{self, DpopNonces, TokenIssuer};
-use webauthn_rs::prelude::Webauthn;
-
-/// State shared by every request handler of one server instance. Holds nothing another
-/// instance would need: sessions, ceremonies and counters live in the database.
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    pub eaccess: Arc<Eaccess>,
-    /// Makes and checks the animated QR frames (HMAC key from `secrets.qr_frame_key`).
-    pub qr_frames: QrFrames,
-    /// Stateless DPoP server nonces, valid on every instance.
-    pub dpop_nonces: DpopNonces,
-    /// Argon2id verifier of secret codes, keyed with the pepper.
-    pub secret_codes: Arc<SecretCodeHasher>,
-    /// The WebAuthn relying party.
-    pub webauthn: Arc<Webauthn>,
-    /// Signs and checks the app's access tokens (key shared through the database).
-    pub tokens: Arc<TokenIssuer>,
-    /// This instance's Prometheus instruments (`GET /metrics`).
-    pub metrics: http::metrics::Metrics,
-}
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -136,6 +116,8 @@ impl Application {
         );
         let mail_transport = mail::build_transport(&settings.mail)?;
         let mail_worker = mail::spawn_worker(db.clone(), settings.mail.clone(), mail_transport);
+        let metrics = http::metrics::Metrics::new().map_err(|e| component("the metrics")(&e))?;
+        let metrics_data = web::Data::new(metrics.clone());
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
             db,
@@ -145,7 +127,7 @@ impl Application {
             secret_codes: Arc::new(secret_codes),
             webauthn: Arc::new(webauthn),
             tokens: token_issuer,
-            metrics: http::metrics::Metrics::new().map_err(|e| component("the metrics")(&e))?,
+            metrics,
         });
         let csp = content_security_policy(&settings);
         let is_https = settings.server.public_url.scheme() == "https";
@@ -160,10 +142,11 @@ impl Application {
                 .wrap(from_fn(http::metrics::record))
                 .wrap(from_fn(middleware::request_id))
                 .app_data(state.clone())
+                .app_data(metrics_data.clone())
                 .app_data(trusted_proxies.clone())
                 .configure(|cfg| http::configure_extractors(cfg, max_body))
-                .configure(http::health::configure)
-                .configure(http::metrics::configure)
+                .configure(crate::ops::health::configure)
+                .configure(crate::ops::metrics::configure)
                 .service(http::stylesheet)
                 .configure(portal::configure)
                 .configure(linking::routes::configure)

@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use crate::db::{DbConnection, StoreError};
 use crate::http::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tokens::access::published_keys;
 use crate::tokens::guard::{self, ProofRequirements, invalid_token};
 use crate::tokens::{AccessClaims, AccessTokenError, JwtError};

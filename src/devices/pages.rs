@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use chrono::{Duration, NaiveDateTime, Utc};
+use chrono::{Duration, NaiveDateTime};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -16,16 +16,14 @@ use crate::eaccess::AuthOptions;
 use crate::http::{PageError, RequestContext};
 use crate::linking::rules::LinkMethod;
 use crate::mail::UnlinkedBy;
-use crate::portal::pages::NavUser;
-use crate::portal::routes::{csrf_failed, current_session, html, nav_for, see_other};
-use crate::portal::session;
-use crate::portal::store::{self as portal_store, BrowserSession};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::web::login::{Purpose, redirect_to_eaccess};
+use crate::web::nav::nav_for;
+use crate::web::session;
+use crate::web::store::BrowserSession;
+use crate::web::{NavUser, csrf_failed, current_session, format_time, html, now, see_other};
 
 use super::store::{self, DeviceRow};
-
-/// Login-state purpose of a re-authentication for device management.
-pub const PURPOSE: &str = "reauth";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(devices_page)
@@ -33,14 +31,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(start_reauthentication)
         .service(review_unlink)
         .service(confirm_unlink);
-}
-
-fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
-}
-
-fn format_time(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// Whether the session re-authenticated recently enough to manage devices.
@@ -336,38 +326,24 @@ async fn start_reauthentication(
     if session.account_id.is_none() {
         return Ok(see_other("/"));
     }
-    let redirect = crate::portal::routes::callback_url(&state)?;
     let options = AuthOptions {
         force_login: true,
         max_age: Some(0),
         products: Vec::new(),
     };
-    let (url, pending) = state
-        .eaccess
-        .authorization_request(&redirect, &options)
-        .await
-        .map_err(PageError::unavailable)?;
-    let purpose = match query
+    let device = query
         .device
         .as_deref()
         .filter(|d| uuid::Uuid::parse_str(d).is_ok())
-    {
-        Some(device) => format!("{PURPOSE}:{device}"),
-        None => PURPOSE.to_owned(),
-    };
-    let now = now();
-    let login = crate::portal::routes::login_state(
-        &pending,
+        .map(str::to_owned);
+    redirect_to_eaccess(
+        &state,
+        &options,
         session.id_hash.clone(),
-        &purpose,
-        &state.settings,
-        now,
-    );
-    state
-        .db
-        .run(move |conn| portal_store::insert_login_state(conn, &login, now))
-        .await?;
-    Ok(see_other(url.as_str()))
+        Purpose::Reauth { device },
+        PageError::unavailable,
+    )
+    .await
 }
 
 /// The device ids of a form with repeated `device` fields (and its CSRF token).

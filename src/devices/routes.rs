@@ -16,7 +16,7 @@ use crate::audit::EventKind;
 use crate::db::StoreError;
 use crate::http::{ApiError, RequestContext, rate_limit};
 use crate::linking::routes::parse_secret_code;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tokens::UnlockMethod;
 use crate::tokens::guard::{self, ProofRequirements};
 

@@ -1,4 +1,5 @@
-//! Prometheus metrics at `GET /metrics` (text exposition format 0.0.4).
+//! Prometheus instruments of one instance, and the middleware that counts requests. The
+//! endpoint `GET /metrics`, which reads the shared numbers, is in `crate::ops::metrics`.
 //!
 //! Crate choice: `prometheus` (tikv/rust-prometheus) with default features off: the
 //! long-standing Rust client, no protobuf or process collector pulled in, its own
@@ -20,24 +21,15 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::{StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpRequest, HttpResponse, get, web};
-use diesel::prelude::*;
+use actix_web::{Error, web};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
-use subtle::ConstantTimeEq;
 
-use crate::db::{DbConnection, StoreError};
-use crate::http::ApiError;
-use crate::startup::AppState;
-
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(metrics);
-}
-
-/// The per-instance instruments and the registry that renders them.
+/// The per-instance instruments and the registry that renders them. Cloning shares
+/// them (the instruments are reference-counted).
+#[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
@@ -158,14 +150,14 @@ pub async fn record(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let method = method_label(req.method());
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let res = next.call(req).await?;
-    if let Some(state) = state {
+    if let Some(metrics) = metrics {
         let route = res
             .request()
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_owned());
-        state.metrics.observe(
+        metrics.observe(
             &route,
             method,
             res.status().as_u16(),
@@ -175,89 +167,40 @@ pub async fn record(
     Ok(res)
 }
 
-/// The shared numbers, read in one database round trip.
-struct Shared {
-    outbox: crate::mail::OutboxStatus,
-    lockouts: i64,
+/// The numbers every instance reads from the shared database at scrape time.
+pub struct SharedNumbers {
+    pub outbox: crate::mail::OutboxStatus,
+    pub lockouts: i64,
 }
 
-fn load_shared(conn: &mut DbConnection) -> Result<Shared, StoreError> {
-    use crate::db::schema::audit_events;
-    let outbox = crate::mail::status_counts(conn)?;
-    let lockouts = audit_events::table
-        .filter(audit_events::kind.eq(crate::audit::EventKind::DeviceLocked.as_str()))
-        .count()
-        .get_result(conn)?;
-    Ok(Shared { outbox, lockouts })
-}
-
-fn is_authorized(req: &HttpRequest, token: Option<&str>) -> bool {
-    let Some(expected) = token.filter(|t| !t.is_empty()) else {
-        return true;
-    };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
-}
-
-#[get("/metrics")]
-async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let settings = &state.settings.metrics;
-    if !settings.enabled {
-        return Err(ApiError::not_found());
-    }
-    if !is_authorized(&req, settings.bearer_token.as_deref()) {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "The metrics need the bearer token configured in metrics.bearer_token.",
-        )
-        .with_header(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer realm=\"metrics\""),
-        ));
-    }
-    let m = &state.metrics;
-    let shared = state.db.run(load_shared).await;
-    let is_ready = shared.is_ok() && state.eaccess.is_discovered();
-    m.ready.set(i64::from(is_ready));
-    match shared {
-        Ok(shared) => {
-            let o = &shared.outbox;
-            for (status, n) in [
-                ("pending", o.pending),
-                ("sending", o.sending),
-                ("sent", o.sent),
-                ("dead", o.dead),
-            ] {
-                m.outbox.with_label_values(&[status]).set(n);
-            }
-            let age = o.oldest_pending_at.map_or(0, |at| {
-                (chrono::Utc::now().naive_utc() - at).num_seconds().max(0)
-            });
-            m.oldest_pending_secs.set(age);
-            m.lockouts.set(shared.lockouts);
+impl Metrics {
+    /// Sets the shared gauges before a scrape. `None` (the database is unavailable)
+    /// keeps their last values; `ready` says whether this instance can serve.
+    pub fn set_shared(&self, ready: bool, shared: Option<&SharedNumbers>) {
+        self.ready.set(i64::from(ready));
+        let Some(shared) = shared else { return };
+        let o = &shared.outbox;
+        for (status, n) in [
+            ("pending", o.pending),
+            ("sending", o.sending),
+            ("sent", o.sent),
+            ("dead", o.dead),
+        ] {
+            self.outbox.with_label_values(&[status]).set(n);
         }
-        Err(err) => {
-            // The per-instance numbers are still worth scraping; the shared ones keep
-            // their last values and `devicelink_ready` says 0.
-            tracing::warn!(error = %err, "metrics: the database is unavailable");
-        }
+        let age = o.oldest_pending_at.map_or(0, |at| {
+            (chrono::Utc::now().naive_utc() - at).num_seconds().max(0)
+        });
+        self.oldest_pending_secs.set(age);
+        self.lockouts.set(shared.lockouts);
     }
-    let mut body = Vec::new();
-    if let Err(err) = TextEncoder::new().encode(&m.registry.gather(), &mut body) {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "metrics cannot be encoded: {err}"
-        )));
+
+    /// Every instrument in the text exposition format.
+    pub fn encode(&self) -> Result<Vec<u8>, prometheus::Error> {
+        let mut body = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut body)?;
+        Ok(body)
     }
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, prometheus::TEXT_FORMAT))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(body))
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! The HTTP edge: error rendering, middleware, extractor limits, health endpoints.
 
 pub mod error;
-pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod rate_limit;

@@ -16,16 +16,14 @@ use crate::audit::{self, EventKind, NewAuditEvent};
 use crate::db::{DbConnection, StoreError};
 use crate::eaccess::{AuthOptions, EaccessError, PendingAuth};
 use crate::http::{ApiError, PageError, RequestContext};
-use crate::portal::session::{hash_token, random_token};
-use crate::portal::store::{self as login_store, LoginState};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::web::login::{Purpose, redirect_to_eaccess};
+use crate::web::session::{hash_token, random_token};
+use crate::web::store::LoginState;
 
 use super::rules::LinkState;
 use super::service::{LinkError, find_live};
 use super::store::{self, LinkSessionRow};
-
-/// The purpose of an eAccess login state that belongs to a link session.
-pub const PURPOSE: &str = "link";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(start);
@@ -194,29 +192,19 @@ async fn start(
         .as_deref()
         .and_then(|p| p.parse::<ProductKind>().ok())
         .ok_or_else(page_expired)?;
-    let redirect = crate::portal::routes::callback_url(&state)?;
     let options = AuthOptions {
         force_login: true,
         max_age: Some(0),
         products: vec![product],
     };
-    let (url, pending) = state
-        .eaccess
-        .authorization_request(&redirect, &options)
-        .await
-        .map_err(PageError::unavailable)?;
-    let login = crate::portal::routes::login_state(
-        &pending,
+    redirect_to_eaccess(
+        &state,
+        &options,
         link.id.clone(),
-        PURPOSE,
-        &state.settings,
-        now,
-    );
-    state
-        .db
-        .run(move |conn| login_store::insert_login_state(conn, &login, now))
-        .await?;
-    Ok(crate::portal::routes::see_other(url.as_str()))
+        Purpose::LuxtrustLink,
+        PageError::unavailable,
+    )
+    .await
 }
 
 /// The eAccess callback of a LuxTrust link: decide, record, and send the browser back
@@ -313,7 +301,7 @@ pub async fn complete_callback(
                 .append_pair("error_description", refusal.describe());
         }
     }
-    Ok(crate::portal::routes::see_other(target.as_str()))
+    Ok(crate::web::see_other(target.as_str()))
 }
 
 /// Validates eAccess's answer and applies the four rules; the account id on success.
@@ -348,7 +336,7 @@ async fn decide(
         pkce_verifier: login.pkce_verifier,
     };
     let redirect =
-        crate::portal::routes::callback_url(state).map_err(|_| Refusal::AuthenticationFailed)?;
+        crate::web::login::callback_url(state).map_err(|_| Refusal::AuthenticationFailed)?;
     let identity = state
         .eaccess
         .complete(&redirect, &code, iss.as_deref(), &pending)

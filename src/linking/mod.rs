@@ -12,4 +12,5 @@ pub mod rules;
 pub mod service;
 pub mod store;
 
+pub use luxtrust::complete_callback as complete_luxtrust_callback;
 pub use qr::{LinkCode, QrError, QrFrames, ScannedFrame, link_url, parse_link_url};

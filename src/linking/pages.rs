@@ -16,11 +16,11 @@ use subtle::ConstantTimeEq;
 use crate::accounts;
 use crate::audit::{self, EventKind, NewAuditEvent};
 use crate::http::{ApiError, PageError, RequestContext, rate_limit};
-use crate::portal::pages::NavUser;
-use crate::portal::routes::{csrf_failed, current_session, html, nav_for, see_other};
-use crate::portal::session;
-use crate::portal::store::BrowserSession;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::web::nav::nav_for;
+use crate::web::session;
+use crate::web::store::BrowserSession;
+use crate::web::{NavUser, csrf_failed, current_session, html, now, see_other};
 
 use super::rules::LinkState;
 use super::store::{self, LinkCodeRow};
@@ -34,10 +34,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(link_qr_png)
         .service(cancel_link_code)
         .service(link_script);
-}
-
-fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
 }
 
 #[derive(Template)]

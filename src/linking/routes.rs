@@ -12,7 +12,7 @@ use crate::accounts::{self, ProductKind};
 use crate::devices::{SecretCode, SecretCodeError};
 use crate::http::{ApiError, RequestContext, rate_limit, redirect_uri};
 use crate::mail;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tokens::guard::{self, ProofRequirements};
 use crate::tokens::{Jkt, PublicJwk};
 
@@ -352,7 +352,7 @@ async fn redeem_luxtrust_result(
     if body.result.is_empty() || body.result.len() > 128 {
         return Err(super::luxtrust::invalid_result());
     }
-    let result_hash = crate::portal::session::hash_token(&body.result);
+    let result_hash = crate::web::session::hash_token(&body.result);
     let now = now();
     let link_id = link.id.clone();
     let bound = state

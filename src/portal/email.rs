@@ -11,10 +11,11 @@ use serde_json::json;
 use crate::accounts;
 use crate::audit::{self, EventKind, NewAuditEvent};
 use crate::http::{PageError, RequestContext};
-use crate::startup::AppState;
+use crate::state::AppState;
 
-use super::routes::{csrf_failed, current_session, render_dashboard_with, see_other};
-use super::session;
+use super::routes::render_dashboard_with;
+use crate::web::session;
+use crate::web::{csrf_failed, current_session, see_other};
 
 #[derive(Debug, Deserialize)]
 struct EmailForm {

@@ -4,8 +4,6 @@
 mod email;
 pub mod pages;
 pub mod routes;
-pub mod session;
 pub mod signin;
-pub mod store;
 
 pub use routes::configure;

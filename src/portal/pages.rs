@@ -2,11 +2,7 @@
 
 use askama::Template;
 
-/// The signed-in citizen as the page header shows them.
-pub struct NavUser {
-    pub display_name: String,
-    pub csrf_token: String,
-}
+use crate::web::NavUser;
 
 #[derive(Template)]
 #[template(path = "home.html")]

@@ -1,10 +1,8 @@
 //! Thin handlers for the portal pages.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use askama::Template;
-use chrono::{Duration, NaiveDateTime, Utc};
+use chrono::{Duration, NaiveDateTime};
 use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
@@ -14,12 +12,16 @@ use crate::audit::{self, EventKind, NewAuditEvent};
 use crate::db::OnUniqueViolation;
 use crate::eaccess::{AuthOptions, EaccessError, EaccessIdentity, PendingAuth};
 use crate::http::{PageError, RequestContext};
-use crate::startup::AppState;
+use crate::state::AppState;
 
-use super::pages::{DashboardPage, EspaceRow, HomePage, NavUser, ProductRow, RegisterPage};
-use super::session::{self, SessionData};
+use crate::web::login::{Purpose, callback_url, eaccess_unavailable, login_state};
+use crate::web::nav::nav_for;
+use crate::web::session::{self, SessionData};
+use crate::web::store::{self, BrowserSession};
+use crate::web::{csrf_failed, current_session, format_time, html, now, see_other};
+
+use super::pages::{DashboardPage, EspaceRow, HomePage, ProductRow, RegisterPage};
 use super::signin::{self, SignInOutcome};
-use super::store::{self, BrowserSession, LoginState};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::email::correct_email)
@@ -33,69 +35,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(sign_out);
 }
 
-/// The path eAccess redirects back to; registered at eAccess as `<public_url>` + this.
-pub const CALLBACK_PATH: &str = "/auth/eaccess/callback";
-
-fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
-}
-
-pub(crate) fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish()
-}
-
-pub(crate) fn html(status: StatusCode, page: &impl Template) -> Result<HttpResponse, PageError> {
-    let body = page.render().map_err(PageError::internal)?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header(("Cache-Control", "no-store"))
-        .body(body))
-}
-
-pub(crate) fn callback_url(state: &AppState) -> Result<url::Url, PageError> {
-    state
-        .settings
-        .server
-        .public_url
-        .join(CALLBACK_PATH)
-        .map_err(PageError::internal)
-}
-
-/// The live session of this browser, if any.
-pub(crate) async fn current_session(
-    state: &AppState,
-    req: &HttpRequest,
-) -> Result<Option<BrowserSession>, PageError> {
-    let Some(token) = session::token_from_request(req, &state.settings) else {
-        return Ok(None);
-    };
-    let settings = state.settings.clone();
-    let now = now();
-    Ok(state
-        .db
-        .run(move |conn| session::load(conn, &settings, &token, now))
-        .await?)
-}
-
-pub(crate) fn nav_for(session: &BrowserSession, display_name: String) -> NavUser {
-    NavUser {
-        display_name,
-        csrf_token: session.csrf_token.clone(),
-    }
-}
-
-pub(crate) fn csrf_failed() -> PageError {
-    PageError::new(
-        StatusCode::FORBIDDEN,
-        "invalid_csrf",
-        "This form has expired",
-        "For your security this form can no longer be sent. Go back, reload the page and try again.",
-    )
-}
-
 fn invalid_state() -> PageError {
     PageError::new(
         StatusCode::BAD_REQUEST,
@@ -103,16 +42,6 @@ fn invalid_state() -> PageError {
         "This sign-in is no longer valid",
         "This sign-in has expired or was already completed. Nothing was changed. Please sign in again from the home page.",
     )
-}
-
-fn eaccess_unavailable(err: EaccessError) -> PageError {
-    PageError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "eaccess_unavailable",
-        "eAccess cannot be reached",
-        "The State authentication portal (eAccess) cannot be reached right now. Please try again in a few minutes.",
-    )
-    .with_cause(err)
 }
 
 #[get("/")]
@@ -160,7 +89,7 @@ async fn start_sign_in(
             };
             store::insert_login_state(
                 conn,
-                &login_state(&pending, session_hash, "sign_in", &settings, now),
+                &login_state(&pending, session_hash, &Purpose::SignIn, &settings, now),
                 now,
             )?;
             Ok(token)
@@ -173,24 +102,6 @@ async fn start_sign_in(
             .map_err(PageError::internal)?;
     }
     Ok(response)
-}
-
-pub(crate) fn login_state(
-    pending: &PendingAuth,
-    session_id_hash: String,
-    purpose: &str,
-    settings: &crate::config::Settings,
-    now: NaiveDateTime,
-) -> LoginState {
-    LoginState {
-        state_hash: session::hash_token(&pending.state),
-        session_id_hash,
-        purpose: purpose.to_owned(),
-        nonce: pending.nonce.clone(),
-        pkce_verifier: pending.pkce_verifier.clone(),
-        created_at: now,
-        expires_at: now + Duration::seconds(settings.eaccess.login_timeout_secs),
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -222,9 +133,10 @@ async fn eaccess_callback(
         .run(move |conn| store::take_login_state(conn, &state_hash, now))
         .await?
         .ok_or_else(invalid_state)?;
-    if login.purpose == crate::linking::luxtrust::PURPOSE {
+    let purpose = Purpose::parse(&login.purpose).ok_or_else(invalid_state)?;
+    if purpose == Purpose::LuxtrustLink {
         // A LuxTrust link started by the app in the system browser: no portal session.
-        return crate::linking::luxtrust::complete_callback(
+        return crate::linking::complete_luxtrust_callback(
             &state,
             login,
             state_value,
@@ -238,18 +150,12 @@ async fn eaccess_callback(
     // A portal sign-in completes only in the browser that started it (login CSRF).
     let token = session::token_from_request(&req, &state.settings).ok_or_else(invalid_state)?;
     let session_hash = session::hash_token(&token);
-    let reauth = login
-        .purpose
-        .strip_prefix(crate::devices::pages::PURPOSE)
-        .map(|rest| rest.strip_prefix(':').map(str::to_owned));
-    let provider_request = login
-        .purpose
-        .strip_prefix(crate::provider::routes::PURPOSE)
-        .and_then(|rest| rest.strip_prefix(':'))
-        .map(str::to_owned);
-    if login.session_id_hash != session_hash
-        || (login.purpose != "sign_in" && reauth.is_none() && provider_request.is_none())
-    {
+    let (reauth, provider_request) = match purpose {
+        Purpose::Reauth { device } => (Some(device), None),
+        Purpose::Provider { request } => (None, Some(request)),
+        Purpose::SignIn | Purpose::LuxtrustLink => (None, None),
+    };
+    if login.session_id_hash != session_hash {
         return Err(invalid_state());
     }
 
@@ -332,9 +238,7 @@ async fn eaccess_callback(
                 let id = id.clone();
                 state
                     .db
-                    .run(move |conn| {
-                        crate::provider::routes::after_eaccess_sign_in(conn, &id, &new_token)
-                    })
+                    .run(move |conn| crate::provider::after_eaccess_sign_in(conn, &id, &new_token))
                     .await?
             };
             if target == "/dashboard" {
@@ -572,10 +476,6 @@ async fn submit_registration(
         )));
     }
     Ok(see_other("/dashboard"))
-}
-
-fn format_time(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 pub(super) async fn render_dashboard(

@@ -12,8 +12,8 @@ use crate::db::{DbConnection, OnUniqueViolation, StoreError};
 use crate::eaccess::EaccessIdentity;
 use crate::http::RequestContext;
 
-use super::session::{self, SessionData};
-use super::store::{self, BrowserSession};
+use crate::web::session::{self, SessionData};
+use crate::web::store::{self, BrowserSession};
 
 /// Where the citizen goes after the eAccess callback.
 pub enum SignInOutcome {

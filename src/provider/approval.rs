@@ -21,9 +21,9 @@ use super::store::{self, RequestRow};
 use crate::devices::auth;
 use crate::http::{ApiError, PageError, RequestContext};
 use crate::linking::{QrError, ScannedFrame};
-use crate::portal::session::hash_token;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tokens::guard::{self, ProofRequirements};
+use crate::web::session::hash_token;
 
 /// What the QR code holds: this prefix and the single-use code.
 /// The path of the approval QR code's URL, `<public_url>/approve#<code>` (the code in
@@ -157,7 +157,7 @@ async fn bound_outcome(
     req: &HttpRequest,
     id: &str,
 ) -> Result<(RequestRow, Outcome), PageError> {
-    let session = crate::portal::routes::current_session(state, req)
+    let session = crate::web::current_session(state, req)
         .await?
         .ok_or_else(request_gone)?;
     let id = hash_token(id);

@@ -18,9 +18,9 @@ use super::routes::{bound_request, client_of, request_gone};
 use super::{rules, store};
 use crate::http::{ApiError, PageError};
 use crate::linking::LinkCode;
-use crate::portal::routes::html;
-use crate::portal::session::hash_token;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::web::html;
+use crate::web::session::hash_token;
 
 pub(super) async fn landing() -> Result<HttpResponse, PageError> {
     html(StatusCode::OK, &ApproveLandingPage { nav: None })

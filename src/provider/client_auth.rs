@@ -219,7 +219,7 @@ fn verify_assertion<'a>(
             let expires_at = chrono::DateTime::from_timestamp(exp + 60, 0)
                 .ok_or("bad exp")?
                 .naive_utc();
-            let key = crate::portal::session::hash_token(&format!(
+            let key = crate::web::session::hash_token(&format!(
                 "client_assertion:{}:{jti}",
                 client.client_id
             ));

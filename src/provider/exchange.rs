@@ -12,7 +12,7 @@ use super::store::{self, GrantRow};
 use super::tokens as ptokens;
 use crate::devices::step_up::{self, Operation, Unlock, Windows};
 use crate::http::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tokens::guard::{self, ProofRequirements};
 use crate::tokens::{AccessTokenError, JwtError};
 

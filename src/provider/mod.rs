@@ -16,6 +16,7 @@ pub mod store;
 pub mod tokens;
 
 pub use routes::configure;
+pub use service::after_eaccess_sign_in;
 pub use settings::{ClientSettings, ProviderSettings};
 
 use crate::config::Settings;

@@ -2,7 +2,7 @@
 
 use askama::Template;
 
-use crate::portal::pages::NavUser;
+use crate::web::NavUser;
 
 #[derive(Template)]
 #[template(path = "provider_choose.html")]

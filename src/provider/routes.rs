@@ -21,15 +21,13 @@ use crate::eaccess::AuthOptions;
 use crate::http::rate_limit;
 use crate::http::redirect_uri::is_registered;
 use crate::http::{ApiError, PageError, RequestContext};
-use crate::portal::routes::{callback_url, current_session, html, login_state, see_other};
-use crate::portal::session::{self, SessionData};
-use crate::portal::store::BrowserSession;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::tokens::access::published_keys;
 use crate::tokens::{JwtError, PublicKeyWithKid};
-
-/// The prefix of `oidc_login_states.purpose` for an eAccess sign-in brokered for a portal.
-pub const PURPOSE: &str = "provider";
+use crate::web::login::{Purpose, eaccess_unavailable, redirect_to_eaccess};
+use crate::web::session::{self, SessionData};
+use crate::web::store::BrowserSession;
+use crate::web::{current_session, html, see_other};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -597,56 +595,16 @@ async fn broker_to_eaccess(
         max_age: row.max_age.and_then(|m| u64::try_from(m).ok()),
         products: rules::eaccess_products(&acr_values),
     };
-    let redirect = callback_url(&state)?;
-    let (url, pending) = state
-        .eaccess
-        .authorization_request(&redirect, &options)
-        .await
-        .map_err(|e| {
-            PageError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "eaccess_unavailable",
-                "eAccess cannot be reached",
-                "The State authentication portal (eAccess) cannot be reached right now. Please try again in a few minutes.",
-            )
-            .with_cause(e)
-        })?;
-    let settings = state.settings.clone();
-    let purpose = format!("{PURPOSE}:{}", query.request);
-    let now = now();
-    state
-        .db
-        .run(move |conn| {
-            crate::portal::store::insert_login_state(
-                conn,
-                &login_state(&pending, session.id_hash.clone(), &purpose, &settings, now),
-                now,
-            )
-        })
-        .await?;
-    Ok(see_other(url.as_str()))
-}
-
-/// Called by the eAccess callback once the citizen signed in for request `id`: binds the
-/// request to the new session and names the page that resumes it.
-pub fn after_eaccess_sign_in(
-    conn: &mut crate::db::DbConnection,
-    id: &str,
-    new_session_token: &str,
-) -> Result<String, StoreError> {
-    store::bind_request_session(
-        conn,
-        &session::hash_token(id),
-        &session::hash_token(new_session_token),
-    )?;
-    let mut url = url::Url::parse("http://x/oidc/authorize/resume")
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    url.query_pairs_mut().append_pair("request", id);
-    Ok(format!(
-        "{}?{}",
-        url.path(),
-        url.query().unwrap_or_default()
-    ))
+    redirect_to_eaccess(
+        &state,
+        &options,
+        session.id_hash.clone(),
+        Purpose::Provider {
+            request: query.request.clone(),
+        },
+        eaccess_unavailable,
+    )
+    .await
 }
 
 /// Back from eAccess: the new authentication must meet the request, then consent.
@@ -744,7 +702,7 @@ async fn consent(
 ) -> Result<HttpResponse, PageError> {
     let (row, session) = bound_request(&state, &req, &form.request).await?;
     if !session::csrf_matches(&session, &form.csrf_token) {
-        return Err(crate::portal::routes::csrf_failed());
+        return Err(crate::web::csrf_failed());
     }
     let client = client_of(&state, &row)?.clone();
     let Some((account_id, auth, amr)) = current_auth(&session) else {
@@ -1282,7 +1240,7 @@ async fn logout(
             state
                 .db
                 .run(move |conn| {
-                    if crate::portal::store::delete_session(conn, &session.id_hash)? {
+                    if crate::web::store::delete_session(conn, &session.id_hash)? {
                         if let Some(account) = &session.account_id {
                             crate::audit::store::insert_event(
                                 conn,

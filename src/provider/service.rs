@@ -12,7 +12,7 @@ use crate::accounts::{self, Account};
 use crate::audit::{self, EventKind, NewAuditEvent};
 use crate::db::{DbConnection, StoreError};
 use crate::http::RequestContext;
-use crate::portal::session::{hash_token, random_token};
+use crate::web::session::{hash_token, random_token};
 
 /// How the citizen authenticated for this sign-in.
 #[derive(Debug, Clone)]
@@ -316,4 +316,22 @@ pub fn grant_of_refresh_token(
     };
     let live = row.spent_at.is_none() && row.expires_at > now;
     Ok(live.then_some((row, grant)))
+}
+
+/// Called by the eAccess callback once the citizen signed in for request `id`: binds the
+/// request to the new session and names the page that resumes it.
+pub fn after_eaccess_sign_in(
+    conn: &mut crate::db::DbConnection,
+    id: &str,
+    new_session_token: &str,
+) -> Result<String, StoreError> {
+    store::bind_request_session(conn, &hash_token(id), &hash_token(new_session_token))?;
+    let mut url = url::Url::parse("http://x/oidc/authorize/resume")
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    url.query_pairs_mut().append_pair("request", id);
+    Ok(format!(
+        "{}?{}",
+        url.path(),
+        url.query().unwrap_or_default()
+    ))
 }

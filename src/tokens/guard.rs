@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use crate::db::schema::dpop_jtis;
 use crate::db::{DbConnection, StoreError};
 use crate::http::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 use super::dpop::{self, DpopError, IatWindow, NonceCheck, ProofExpectations, VerifiedProof};
 use super::jwk::Jkt;

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get, web};
 use chrono::Utc;
 
 use crate::http::ApiError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 use super::access::published_keys;
 use super::keys::Jwks;

@@ -1,0 +1,67 @@
+//! Rendering a page and the plumbing around it: redirects, the browser's current
+//! session, the CSRF refusal, times as pages show them.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+use chrono::{NaiveDateTime, Utc};
+
+use crate::http::PageError;
+use crate::state::AppState;
+
+use super::session;
+use super::store::BrowserSession;
+
+/// The current time as the database keeps it (UTC, no offset).
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+/// `303 See Other` to `location`, never cached.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+/// Renders `page` with `status`, never cached (pages carry CSRF tokens and personal data).
+pub fn html(status: StatusCode, page: &impl Template) -> Result<HttpResponse, PageError> {
+    let body = page.render().map_err(PageError::internal)?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body))
+}
+
+/// The live session of this browser, if any.
+pub async fn current_session(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<BrowserSession>, PageError> {
+    let Some(token) = session::token_from_request(req, &state.settings) else {
+        return Ok(None);
+    };
+    let settings = state.settings.clone();
+    let now = now();
+    Ok(state
+        .db
+        .run(move |conn| session::load(conn, &settings, &token, now))
+        .await?)
+}
+
+/// A form whose CSRF token does not match the session's.
+pub fn csrf_failed() -> PageError {
+    PageError::new(
+        StatusCode::FORBIDDEN,
+        "invalid_csrf",
+        "This form has expired",
+        "For your security this form can no longer be sent. Go back, reload the page and try again.",
+    )
+}
+
+/// A moment as the pages show it.
+pub fn format_time(t: NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}
