@@ -29,6 +29,12 @@ pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
 
+/// Whether `text` is a P-256 coordinate as RFC 7518 section 6.2.1.2 writes it: strict
+/// base64url of the full 32 bytes, leading zeros included.
+pub fn is_p256_coordinate(text: &str) -> bool {
+    b64url_decode(text).is_some_and(|bytes| bytes.len() == P256_COORDINATE_LEN)
+}
+
 /// The public members of an EC P-256 JWK (RFC 7518 section 6.2.1), as sent on the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EcPublicJwk {

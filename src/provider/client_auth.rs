@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
 use super::rules;
-use super::settings::{ClientSettings, ProviderSettings};
+use crate::config::{ClientSettings, ProviderSettings};
 use crate::http::ApiError;
 
 /// The assertion type of RFC 7523 section 2.2.

@@ -11,13 +11,12 @@ pub mod pages;
 pub mod routes;
 pub mod rules;
 pub mod service;
-pub mod settings;
 pub mod store;
 pub mod tokens;
 
+pub use crate::config::{ClientSettings, ProviderSettings};
 pub use routes::configure;
 pub use service::after_eaccess_sign_in;
-pub use settings::{ClientSettings, ProviderSettings};
 
 use crate::config::Settings;
 

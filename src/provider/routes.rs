@@ -13,9 +13,9 @@ use super::client_auth;
 use super::pages::{ChoosePage, ConsentPage, scope_items};
 use super::rules::{self, AuthorizeParams, CurrentAuth};
 use super::service::{self, Authenticated, CodeIssue, InvalidGrant, Redeemed};
-use super::settings::ClientSettings;
 use super::store::{self, RequestRow};
 use super::tokens::{self as ptokens, IdTokenInput};
+use crate::config::ClientSettings;
 use crate::db::StoreError;
 use crate::eaccess::AuthOptions;
 use crate::http::rate_limit;
@@ -123,7 +123,7 @@ async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "revocation_endpoint": endpoint(&state, "/oidc/revoke"),
             "introspection_endpoint": endpoint(&state, "/oidc/introspect"),
             "end_session_endpoint": endpoint(&state, "/oidc/logout"),
-            "scopes_supported": super::settings::SUPPORTED_SCOPES,
+            "scopes_supported": crate::config::SUPPORTED_SCOPES,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": [

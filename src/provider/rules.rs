@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDateTime};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use super::settings::ClientSettings;
+use crate::config::ClientSettings;
 use crate::protocol;
 
 /// `acr` of a sign-in at eAccess; the product follows after a colon.

@@ -6,10 +6,10 @@ use diesel::Connection;
 use serde_json::json;
 
 use super::rules;
-use super::settings::ProviderSettings;
 use super::store::{self, CodeRow, GrantRow, RefreshRow, RequestRow};
 use crate::accounts::{self, Account};
 use crate::audit::{self, EventKind, NewAuditEvent};
+use crate::config::ProviderSettings;
 use crate::db::{DbConnection, StoreError};
 use crate::http::RequestContext;
 use crate::web::session::{hash_token, random_token};

@@ -3,8 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
-use crate::tokens::PublicJwk;
+use super::ConfigError;
 
 /// `[provider]` in conf/default.toml.
 #[derive(Debug, Clone, Deserialize)]
@@ -250,9 +249,10 @@ impl ClientSettings {
                 .into_iter()
                 .filter(|k| match &k.algorithm {
                     jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(ec) => {
-                        let value =
-                            serde_json::json!({"kty": "EC", "crv": "P-256", "x": ec.x, "y": ec.y});
-                        PublicJwk::from_json_value(&value).is_ok()
+                        // The checks of our own JWK parser (tokens::jwk) on these members.
+                        ec.curve == jsonwebtoken::jwk::EllipticCurve::P256
+                            && crate::protocol::is_p256_coordinate(&ec.x)
+                            && crate::protocol::is_p256_coordinate(&ec.y)
                     }
                     jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => true,
                     _ => false,

@@ -8,8 +8,17 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use url::Url;
 
+mod checks;
+mod mail;
+mod provider;
+#[cfg(test)]
+mod tests;
+
+pub use mail::{MailSettings, MailTransportKind, SmtpTls};
+pub use provider::{ClientSettings, ProviderSettings, SUPPORTED_SCOPES};
+
 /// The embedded defaults; also the documentation of every key.
-pub const DEFAULT_TOML: &str = include_str!("../conf/default.toml");
+pub const DEFAULT_TOML: &str = include_str!("../../conf/default.toml");
 
 /// A setting that cannot be used, with the key it belongs to.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +54,7 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub secrets: SecretSettings,
     pub mail: MailSettings,
-    pub provider: crate::provider::ProviderSettings,
+    pub provider: ProviderSettings,
     pub metrics: MetricsSettings,
     pub demo: DemoSettings,
 }
@@ -210,159 +219,6 @@ pub fn decode_secret(key: &'static str, value: &str) -> Result<Vec<u8>, ConfigEr
         ));
     }
     Ok(bytes)
-}
-
-/// How outgoing mail leaves the server.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum MailTransportKind {
-    /// One `.eml` file per message under `mail.file_dir` (demo, pickup folders).
-    File,
-    /// An SMTP relay.
-    Smtp,
-    /// Kept in memory and never delivered; tests only, refused by `serve`.
-    Memory,
-}
-
-/// How the SMTP connection is protected.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum SmtpTls {
-    /// Plain connection upgraded with STARTTLS (usually port 587); the upgrade is required.
-    Starttls,
-    /// TLS from the first byte (usually port 465).
-    Tls,
-    /// No encryption; only for a relay on this machine.
-    None,
-}
-
-/// The outbox worker and its transport (`[mail]`).
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MailSettings {
-    pub transport: MailTransportKind,
-    pub from: String,
-    pub file_dir: PathBuf,
-    pub smtp_host: String,
-    pub smtp_port: u16,
-    pub smtp_tls: SmtpTls,
-    #[serde(default)]
-    pub smtp_username: Option<String>,
-    #[serde(default)]
-    pub smtp_password: Option<String>,
-    pub poll_interval_ms: u64,
-    pub max_attempts: i32,
-    pub backoff_base_secs: u64,
-    pub lock_secs: u64,
-}
-
-impl std::fmt::Debug for MailSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MailSettings")
-            .field("transport", &self.transport)
-            .field("from", &self.from)
-            .field("file_dir", &self.file_dir)
-            .field("smtp_host", &self.smtp_host)
-            .field("smtp_port", &self.smtp_port)
-            .field("smtp_tls", &self.smtp_tls)
-            .field("smtp_username", &self.smtp_username)
-            .field(
-                "smtp_password",
-                &self.smtp_password.as_ref().map(|_| "<redacted>"),
-            )
-            .field("poll_interval_ms", &self.poll_interval_ms)
-            .field("max_attempts", &self.max_attempts)
-            .field("backoff_base_secs", &self.backoff_base_secs)
-            .field("lock_secs", &self.lock_secs)
-            .finish()
-    }
-}
-
-impl MailSettings {
-    /// Checks the `[mail]` values that types alone cannot.
-    pub fn validate(&self, profile: Profile) -> Result<(), ConfigError> {
-        if profile == Profile::Production && self.transport == MailTransportKind::Memory {
-            return Err(ConfigError::invalid(
-                "mail.transport",
-                "`memory` never delivers mail and is for tests only; use `smtp` or `file`",
-            ));
-        }
-        self.from.parse::<lettre::message::Mailbox>().map_err(|e| {
-            ConfigError::invalid(
-                "mail.from",
-                format!("must be an address like `MyPortal <no-reply@myportal.example>`: {e}"),
-            )
-        })?;
-        if self.transport == MailTransportKind::File && self.file_dir.as_os_str().is_empty() {
-            return Err(ConfigError::invalid("mail.file_dir", "must name a folder"));
-        }
-        if self.transport == MailTransportKind::Smtp {
-            self.validate_smtp(profile)?;
-        }
-        if !(10..=60_000).contains(&self.poll_interval_ms) {
-            return Err(ConfigError::invalid(
-                "mail.poll_interval_ms",
-                "must be between 10 and 60000",
-            ));
-        }
-        if !(1..=100).contains(&self.max_attempts) {
-            return Err(ConfigError::invalid(
-                "mail.max_attempts",
-                "must be between 1 and 100",
-            ));
-        }
-        if !(1..=3600).contains(&self.backoff_base_secs) {
-            return Err(ConfigError::invalid(
-                "mail.backoff_base_secs",
-                "must be between 1 and 3600",
-            ));
-        }
-        // A send is abandoned after half the lock, so the lock must leave room for an
-        // SMTP conversation.
-        if !(10..=3600).contains(&self.lock_secs) {
-            return Err(ConfigError::invalid(
-                "mail.lock_secs",
-                "must be between 10 and 3600",
-            ));
-        }
-        Ok(())
-    }
-
-    fn validate_smtp(&self, profile: Profile) -> Result<(), ConfigError> {
-        let host = self.smtp_host.trim();
-        if host.is_empty() || host.contains(['/', '@']) || host.contains(char::is_whitespace) {
-            return Err(ConfigError::invalid(
-                "mail.smtp_host",
-                "must be a host name or IP address",
-            ));
-        }
-        if self.smtp_port == 0 {
-            return Err(ConfigError::invalid("mail.smtp_port", "must not be 0"));
-        }
-        match (&self.smtp_username, &self.smtp_password) {
-            (Some(_), None) => {
-                return Err(ConfigError::invalid(
-                    "mail.smtp_password",
-                    "must be set when mail.smtp_username is",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(ConfigError::invalid(
-                    "mail.smtp_username",
-                    "must be set when mail.smtp_password is",
-                ));
-            }
-            _ => {}
-        }
-        let is_local_relay = matches!(host, "localhost" | "127.0.0.1" | "[::1]" | "::1");
-        if profile == Profile::Production && self.smtp_tls == SmtpTls::None && !is_local_relay {
-            return Err(ConfigError::invalid(
-                "mail.smtp_tls",
-                "`none` is only allowed for a relay on this machine (localhost)",
-            ));
-        }
-        Ok(())
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -606,121 +462,6 @@ impl Settings {
     }
 }
 
-impl Settings {
-    fn validate_linking(&self, profile: Profile) -> Result<(), ConfigError> {
-        let l = &self.linking;
-        if !(30..=600).contains(&l.qr_code_ttl_secs) {
-            return Err(ConfigError::invalid(
-                "linking.qr_code_ttl_secs",
-                "must be between 30 and 600 (ten minutes at most)",
-            ));
-        }
-        if l.qr_frame_step_secs == 0 || l.qr_frame_step_secs > l.qr_frame_window_secs {
-            return Err(ConfigError::invalid(
-                "linking.qr_frame_step_secs",
-                "must be at least 1 and at most linking.qr_frame_window_secs",
-            ));
-        }
-        if l.qr_frame_window_secs > 120 {
-            return Err(ConfigError::invalid(
-                "linking.qr_frame_window_secs",
-                "must be at most 120",
-            ));
-        }
-        if !(60..=3600).contains(&l.link_session_ttl_secs) {
-            return Err(ConfigError::invalid(
-                "linking.link_session_ttl_secs",
-                "must be between 60 and 3600",
-            ));
-        }
-        if !(10..=3600).contains(&l.luxtrust_max_auth_age_secs) {
-            return Err(ConfigError::invalid(
-                "linking.luxtrust_max_auth_age_secs",
-                "must be between 10 and 3600",
-            ));
-        }
-        if l.app_redirect_uris.iter().any(|u| {
-            u.fragment().is_some() || matches!(u.scheme(), "http" | "javascript" | "data" | "file")
-        }) {
-            return Err(ConfigError::invalid(
-                "linking.app_redirect_uris",
-                "each must be an https URL or a custom scheme, without a fragment",
-            ));
-        }
-        if l.link_creations_per_minute_per_address == 0 {
-            return Err(ConfigError::invalid(
-                "linking.link_creations_per_minute_per_address",
-                "must be at least 1",
-            ));
-        }
-        if l.link_creations_per_minute_per_account == 0 {
-            return Err(ConfigError::invalid(
-                "linking.link_creations_per_minute_per_account",
-                "must be at least 1",
-            ));
-        }
-        if l.qr_redemptions_per_minute == 0 {
-            return Err(ConfigError::invalid(
-                "linking.qr_redemptions_per_minute",
-                "must be at least 1",
-            ));
-        }
-        let d = &self.devices;
-        if d.argon2_memory_kib < 8 || d.argon2_iterations == 0 || d.argon2_parallelism == 0 {
-            return Err(ConfigError::invalid(
-                "devices.argon2_memory_kib",
-                "Argon2 parameters must be positive (memory at least 8 KiB)",
-            ));
-        }
-        if !(1..=10).contains(&d.max_failed_attempts) {
-            return Err(ConfigError::invalid(
-                "devices.max_failed_attempts",
-                "must be between 1 and 10",
-            ));
-        }
-        if profile == Profile::Production && d.argon2_memory_kib < 19456 {
-            return Err(ConfigError::invalid(
-                "devices.argon2_memory_kib",
-                "must be at least 19456 (OWASP minimum) with `serve`",
-            ));
-        }
-        if !(0..=600).contains(&self.dpop.iat_past_secs)
-            || !(0..=600).contains(&self.dpop.iat_future_secs)
-        {
-            return Err(ConfigError::invalid(
-                "dpop.iat_past_secs",
-                "DPoP iat windows must be between 0 and 600 seconds",
-            ));
-        }
-        let w = &self.webauthn;
-        let origin_ok = w
-            .web_origin
-            .domain()
-            .is_some_and(|d| d == w.rp_id || d.ends_with(&format!(".{}", w.rp_id)));
-        if !origin_ok {
-            return Err(ConfigError::invalid(
-                "webauthn.web_origin",
-                "its host must be webauthn.rp_id or a subdomain of it",
-            ));
-        }
-        let s = &self.secrets;
-        for (key, value) in [
-            ("secrets.qr_frame_key", &s.qr_frame_key),
-            ("secrets.dpop_nonce_key", &s.dpop_nonce_key),
-            ("secrets.secret_code_pepper", &s.secret_code_pepper),
-        ] {
-            decode_secret(key, value)?;
-            if profile == Profile::Production && value.starts_with(DEMO_SECRET_PREFIX) {
-                return Err(ConfigError::invalid(
-                    key,
-                    "the demo secret cannot be used with `serve`; generate your own",
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
 fn check_base_url(key: &'static str, url: &Url, profile: Profile) -> Result<(), ConfigError> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(ConfigError::invalid(key, "must be an http or https URL"));
@@ -790,128 +531,5 @@ pub fn redact_url(url: &str) -> String {
             parsed.to_string()
         }
         _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_embedded_defaults_load_and_validate() {
-        let settings = Settings::load(None).expect("defaults load");
-        settings
-            .validate(Profile::Local)
-            .expect("defaults are valid");
-    }
-
-    #[test]
-    fn the_demo_defaults_are_refused_in_production() {
-        let settings = Settings::load(None).expect("defaults load");
-        let err = settings.validate(Profile::Production).unwrap_err();
-        assert!(err.to_string().contains("eaccess.client_secret"), "{err}");
-    }
-
-    #[test]
-    fn a_demo_portal_url_must_be_a_folder_url() {
-        let mut settings = Settings::load(None).expect("defaults load");
-        settings
-            .validate(Profile::Local)
-            .expect("the defaults are valid");
-        settings.demo.portal_url = Url::parse("http://127.0.0.1:8090/portal").unwrap();
-        let err = settings.validate(Profile::Local).unwrap_err();
-        assert!(err.to_string().contains("demo.portal_url"), "{err}");
-    }
-
-    #[test]
-    fn a_database_url_with_an_unknown_scheme_names_the_key() {
-        let err = DatabaseKind::from_url("mysql://x").unwrap_err();
-        assert!(err.to_string().contains("database.url"));
-    }
-
-    #[test]
-    fn plain_http_is_refused_in_production_except_on_loopback() {
-        let remote = Url::parse("http://portal.example").unwrap();
-        let local = Url::parse("http://127.0.0.1:8080").unwrap();
-        assert!(check_base_url("k", &remote, Profile::Production).is_err());
-        assert!(check_base_url("k", &local, Profile::Production).is_ok());
-        assert!(check_base_url("k", &remote, Profile::Local).is_ok());
-    }
-
-    #[test]
-    fn the_memory_mail_transport_is_refused_in_production() {
-        let mut settings = Settings::load(None).expect("defaults load");
-        settings.mail.transport = MailTransportKind::Memory;
-        settings
-            .mail
-            .validate(Profile::Local)
-            .expect("fine for tests");
-        let err = settings.mail.validate(Profile::Production).unwrap_err();
-        assert!(err.to_string().contains("mail.transport"), "{err}");
-    }
-
-    #[test]
-    fn a_bad_mail_setting_names_its_key() {
-        let mut settings = Settings::load(None).expect("defaults load");
-        settings.mail.from = "not an address".into();
-        let err = settings.mail.validate(Profile::Local).unwrap_err();
-        assert!(err.to_string().contains("mail.from"), "{err}");
-
-        let mut settings = Settings::load(None).expect("defaults load");
-        settings.mail.transport = MailTransportKind::Smtp;
-        settings.mail.smtp_username = Some("mailer".into());
-        let err = settings.mail.validate(Profile::Local).unwrap_err();
-        assert!(err.to_string().contains("mail.smtp_password"), "{err}");
-
-        settings.mail.smtp_password = Some("hunter2".into());
-        settings.mail.smtp_host = "smtp.example.lu".into();
-        settings.mail.smtp_tls = SmtpTls::None;
-        let err = settings.mail.validate(Profile::Production).unwrap_err();
-        assert!(err.to_string().contains("mail.smtp_tls"), "{err}");
-    }
-
-    #[test]
-    fn the_smtp_password_is_redacted_in_debug_output() {
-        let mut settings = Settings::load(None).expect("defaults load");
-        settings.mail.smtp_password = Some("hunter2".into());
-        let printed = format!("{:?}", settings.mail);
-        assert!(!printed.contains("hunter2"), "{printed}");
-        assert!(printed.contains("<redacted>"));
-    }
-
-    #[test]
-    fn bad_token_and_lockout_settings_name_their_key() {
-        let mut settings = Settings::load(None).expect("defaults load");
-        settings.devices.max_failed_attempts = 11;
-        let err = settings.validate(Profile::Local).unwrap_err();
-        assert!(
-            err.to_string().contains("devices.max_failed_attempts"),
-            "{err}"
-        );
-
-        let mut settings = Settings::load(None).expect("defaults load");
-        settings.tokens.access_token_ttl_secs = 0;
-        let err = settings.validate(Profile::Local).unwrap_err();
-        assert!(
-            err.to_string().contains("tokens.access_token_ttl_secs"),
-            "{err}"
-        );
-
-        let mut settings = Settings::load(None).expect("defaults load");
-        settings.tokens.refresh_token_absolute_secs = settings.tokens.refresh_token_idle_secs - 1;
-        let err = settings.validate(Profile::Local).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("tokens.refresh_token_absolute_secs"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn passwords_are_hidden_in_printed_database_urls() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
     }
 }
