@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::approval_qr as qr;
+use super::flow::{error_redirect, finish_denied, issue_and_redirect, request_gone};
 use super::pages::scope_items;
-use super::routes::{error_redirect, finish_denied, issue_and_redirect, request_gone};
 use super::rules;
 use super::service::{self, Authenticated};
 use super::store::{self, RequestRow};

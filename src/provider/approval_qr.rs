@@ -13,8 +13,8 @@ use serde_json::json;
 use subtle::ConstantTimeEq as _;
 
 use super::approval::{APPROVE_PATH, now, rules_acr};
+use super::flow::{bound_request, client_of, request_gone};
 use super::pages::{AppApprovalPage, ApproveLandingPage};
-use super::routes::{bound_request, client_of, request_gone};
 use super::{rules, store};
 use crate::http::{ApiError, PageError};
 use crate::linking::LinkCode;

@@ -5,14 +5,22 @@
 
 pub mod approval;
 mod approval_qr;
+mod authorize;
 pub mod client_auth;
+mod discovery;
+mod endpoint;
 pub mod exchange;
+mod flow;
+mod introspect;
+mod logout;
 pub mod pages;
 pub mod routes;
 pub mod rules;
 pub mod service;
 pub mod store;
+mod token;
 pub mod tokens;
+mod userinfo;
 
 pub use crate::config::{ClientSettings, ProviderSettings};
 pub use routes::configure;

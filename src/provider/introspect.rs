@@ -1,0 +1,139 @@
+//! `POST /oidc/revoke` (RFC 7009) and `POST /oidc/introspect` (RFC 7662).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use crate::http::ApiError;
+use crate::state::AppState;
+
+use super::client_auth;
+use super::endpoint::{
+    JwtErrorOr, authenticated_client, form_params, issuer, live_access_token, no_store, now,
+    verify_with_keys,
+};
+use super::service::{self};
+use super::store::{self};
+use super::tokens::{self as ptokens};
+
+pub(super) async fn revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let form = form_params(&req, &body)?;
+    let client = authenticated_client(&state, &req, &form).await?;
+    let token = form
+        .get("token")
+        .cloned()
+        .filter(|t| t.len() <= 16 * 1024)
+        .ok_or_else(|| ApiError::bad_request("invalid_request", "The token is missing."))?;
+    let grant_id = grant_of_any_token(&state, &token).await?;
+    if let Some((grant_id, grant_client)) = grant_id {
+        // RFC 7009 section 2.1: only the client the token was issued to may revoke it;
+        // for anyone else the answer is the same 200, and nothing changes.
+        if grant_client == client.client_id {
+            let now = now();
+            state
+                .db
+                .run(move |conn| store::revoke_grant(conn, &grant_id, now))
+                .await?;
+        }
+    }
+    Ok(no_store(HttpResponse::Ok().finish()))
+}
+
+/// The grant (id, client) a refresh or access token belongs to, if it is one of ours.
+pub(super) async fn grant_of_any_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<(String, String)>, ApiError> {
+    if token.len() <= 64 {
+        let t = token.to_owned();
+        let now = now();
+        let found = state
+            .db
+            .run(move |conn| service::grant_of_refresh_token(conn, &t, now))
+            .await?;
+        return Ok(found.map(|(_, g)| (g.id, g.client_id)));
+    }
+    let iss = issuer(state);
+    let now = now();
+    let checked = verify_with_keys(state, |keys| {
+        crate::tokens::verify_jwt(token, keys, crate::tokens::access::ACCESS_TOKEN_TYP)
+            .map_err(JwtErrorOr::Jwt)
+    })
+    .await?;
+    Ok(checked.ok().and_then(|claims| {
+        let sid = claims.get("sid")?.as_str()?.to_owned();
+        let client = claims.get("client_id")?.as_str()?.to_owned();
+        (claims.get("iss")?.as_str()? == iss
+            && claims.get("exp")?.as_i64()? > now.and_utc().timestamp())
+        .then_some((sid, client))
+    }))
+}
+
+pub(super) async fn introspect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let form = form_params(&req, &body)?;
+    let client = authenticated_client(&state, &req, &form).await?;
+    if client.public {
+        return Err(client_auth::invalid_client(
+            "Public clients cannot introspect tokens.",
+        ));
+    }
+    let token = form
+        .get("token")
+        .cloned()
+        .filter(|t| t.len() <= 16 * 1024)
+        .ok_or_else(|| ApiError::bad_request("invalid_request", "The token is missing."))?;
+    let inactive = || no_store(HttpResponse::Ok().json(json!({"active": false})));
+    let now = now();
+    if token.len() <= 64 {
+        let t = token.clone();
+        let found = state
+            .db
+            .run(move |conn| service::grant_of_refresh_token(conn, &t, now))
+            .await?;
+        return Ok(match found {
+            Some((row, grant))
+                if grant.revoked_at.is_none() && grant.client_id == client.client_id =>
+            {
+                no_store(HttpResponse::Ok().json(json!({
+                    "active": true,
+                    "token_type": "refresh_token",
+                    "client_id": grant.client_id,
+                    "sub": ptokens::subject(&grant),
+                    "scope": grant.scope,
+                    "iss": issuer(&state),
+                    "exp": row.expires_at.and_utc().timestamp(),
+                    "iat": row.created_at.and_utc().timestamp(),
+                })))
+            }
+            _ => inactive(),
+        });
+    }
+    let iss = issuer(&state);
+    let mut audiences = vec![ptokens::userinfo_audience(&iss)];
+    audiences.extend(client.audiences.iter().cloned());
+    let audience_refs: Vec<&str> = audiences.iter().map(String::as_str).collect();
+    let Some((access, grant)) = live_access_token(&state, &token, &audience_refs).await? else {
+        return Ok(inactive());
+    };
+    // A token exchanged by the app is visible to the portal whose API it is for.
+    let is_for_client = grant.client_id == client.client_id
+        || access
+            .claims
+            .get("aud")
+            .and_then(Value::as_str)
+            .is_some_and(|a| client.audiences.iter().any(|x| x == a));
+    if !is_for_client {
+        return Ok(inactive());
+    }
+    let mut body = access.claims.clone();
+    body.insert("active".into(), json!(true));
+    body.insert("token_type".into(), json!("access_token"));
+    Ok(no_store(HttpResponse::Ok().json(Value::Object(body))))
+}

@@ -1,0 +1,146 @@
+//! `GET|POST /oidc/logout`: RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use crate::http::redirect_uri::is_registered;
+use crate::http::{PageError, RequestContext};
+use crate::state::AppState;
+use crate::web::session::{self};
+use crate::web::{current_session, see_other};
+
+use super::endpoint::{JwtErrorOr, client_page_error, issuer, now, parse_params, verify_with_keys};
+use super::tokens::{self as ptokens};
+
+pub(super) async fn logout_get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
+    let raw = req.query_string().as_bytes().to_vec();
+    logout(state, req, raw, ctx).await
+}
+
+pub(super) async fn logout_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
+    logout(state, req, body.to_vec(), ctx).await
+}
+
+/// RP-initiated logout 1.0: with a valid `id_token_hint` for the signed-in citizen the
+/// devicelink session ends; the browser returns to a registered
+/// `post_logout_redirect_uri` with `state`. Without a hint nothing is ended silently:
+/// the citizen is sent to the portal home, where "Sign out" is one click.
+pub(super) async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    raw: Vec<u8>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
+    let params = parse_params(&raw).map_err(|_| {
+        client_page_error(
+            "This sign-out request is not valid",
+            "The portal sent a request with a repeated parameter.",
+        )
+    })?;
+    let iss = issuer(&state);
+    let hint = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => {
+            let hint = hint.clone();
+            let checked = verify_with_keys(&state, |keys| {
+                crate::tokens::verify_jwt(&hint, keys, ptokens::ID_TOKEN_TYP)
+                    .map_err(JwtErrorOr::Jwt)
+            })
+            .await
+            .map_err(|e| PageError::internal(anyhow::anyhow!("{e}")))?;
+            let claims = checked
+                .ok()
+                .filter(|c| c.get("iss").and_then(Value::as_str) == Some(iss.as_str()));
+            Some(claims.ok_or_else(|| {
+                client_page_error(
+                    "This sign-out request is not valid",
+                    "The portal sent a sign-out request devicelink cannot verify. You are still signed in.",
+                )
+            })?)
+        }
+    };
+    let hinted_client = hint
+        .as_ref()
+        .and_then(|c| c.get("aud").and_then(Value::as_str).map(str::to_owned));
+    let client_id = match (params.get("client_id"), hinted_client) {
+        (Some(a), Some(b)) if *a != b => {
+            return Err(client_page_error(
+                "This sign-out request is not valid",
+                "The portal named another client than the one of its ID token.",
+            ));
+        }
+        (Some(a), _) => Some(a.clone()),
+        (None, b) => b,
+    };
+    let target = match params.get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => {
+            let client = client_id
+                .as_deref()
+                .and_then(|id| state.settings.provider.client(id))
+                .filter(|c| is_registered(&c.post_logout_redirect_uris, uri))
+                .ok_or_else(|| {
+                    client_page_error(
+                        "This sign-out request is not valid",
+                        "The portal asked to send you back to an address it has not registered.",
+                    )
+                })?;
+            let _ = client;
+            Some(uri.clone())
+        }
+    };
+    let session = current_session(&state, &req).await?;
+    let mut ended = false;
+    if let (Some(claims), Some(session)) = (&hint, session) {
+        let sub = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
+        if sub.is_some() && session.account_id == sub {
+            let now = now();
+            state
+                .db
+                .run(move |conn| {
+                    if crate::web::store::delete_session(conn, &session.id_hash)? {
+                        if let Some(account) = &session.account_id {
+                            crate::audit::store::insert_event(
+                                conn,
+                                &crate::audit::NewAuditEvent::new(
+                                    crate::audit::EventKind::SignedOut,
+                                    Some(account),
+                                    json!({"by": "portal", "client_id": client_id}),
+                                    &ctx,
+                                    now,
+                                ),
+                            )?;
+                        }
+                    }
+                    Ok(())
+                })
+                .await?;
+            ended = true;
+        }
+    }
+    let mut response = match target {
+        Some(uri) => {
+            let mut url = url::Url::parse(&uri).map_err(PageError::internal)?;
+            if let Some(s) = params.get("state") {
+                url.query_pairs_mut().append_pair("state", s);
+            }
+            see_other(url.as_str())
+        }
+        None => see_other("/"),
+    };
+    if ended {
+        response
+            .add_cookie(&session::removal_cookie(&state.settings))
+            .map_err(PageError::internal)?;
+    }
+    Ok(response)
+}
