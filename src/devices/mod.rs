@@ -9,5 +9,6 @@ pub mod secret_code;
 pub mod service;
 pub mod step_up;
 pub mod store;
+mod unlock;
 
 pub use secret_code::{SecretCode, SecretCodeError, SecretCodeHasher, SecretCodeParams};

@@ -269,6 +269,25 @@ impl SecretCodeHasher {
     }
 }
 
+/// Parses a secret code, refusing malformed and easily guessed ones.
+pub fn parse_secret_code(raw: &str) -> Result<SecretCode, crate::http::ApiError> {
+    let code = SecretCode::try_from(raw).map_err(|_| {
+        crate::http::ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_secret_code",
+            "The secret code must be exactly 6 digits.",
+        )
+    })?;
+    if code.is_weak() {
+        return Err(crate::http::ApiError::new(
+            actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "weak_secret_code",
+            "This secret code is too easy to guess. Avoid repeated digits, sequences like 123456 and common codes.",
+        ));
+    }
+    Ok(code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
 
 use crate::accounts::{self, ProductKind};
-use crate::devices::{SecretCode, SecretCodeError};
+use crate::devices::SecretCodeError;
+use crate::devices::secret_code::parse_secret_code;
 use crate::http::{ApiError, RequestContext, rate_limit, redirect_uri};
 use crate::mail;
 use crate::state::AppState;
@@ -411,25 +412,6 @@ async fn set_secret_code(
         .run(move |conn| Ok(service::set_secret_code(conn, &link_id, &verifier, now)))
         .await??;
     reloaded_link_response(&state, &link.id).await
-}
-
-/// Parses a secret code, refusing malformed and easily guessed ones.
-pub fn parse_secret_code(raw: &str) -> Result<SecretCode, ApiError> {
-    let code = SecretCode::try_from(raw).map_err(|_| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_secret_code",
-            "The secret code must be exactly 6 digits.",
-        )
-    })?;
-    if code.is_weak() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "weak_secret_code",
-            "This secret code is too easy to guess. Avoid repeated digits, sequences like 123456 and common codes.",
-        ));
-    }
-    Ok(code)
 }
 
 impl From<SecretCodeError> for ApiError {
