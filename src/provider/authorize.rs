@@ -182,7 +182,7 @@ pub(super) async fn authorize(
 }
 
 /// Shows how to sign in; makes sure the browser has a session the request is bound to.
-pub(super) async fn choose_page(
+async fn choose_page(
     state: &AppState,
     client: &ClientSettings,
     row: &RequestRow,
@@ -245,7 +245,7 @@ pub(super) async fn choose_page(
     clippy::too_many_arguments,
     reason = "one step of the flow, all of it needed"
 )]
-pub(super) async fn continue_signed_in(
+async fn continue_signed_in(
     request_id: &str,
     state: &AppState,
     client: &ClientSettings,

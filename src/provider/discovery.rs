@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::state::AppState;
 
 use super::endpoint::{endpoint, issuer};
-use super::rules::{self};
+use super::rules;
 
 pub(super) async fn discovery(state: web::Data<AppState>) -> HttpResponse {
     let iss = issuer(&state);

@@ -16,8 +16,8 @@ use crate::tokens::access::published_keys;
 use crate::tokens::{JwtError, PublicKeyWithKid};
 
 use super::client_auth;
-use super::store::{self};
-use super::tokens::{self as ptokens};
+use super::store;
+use super::tokens as ptokens;
 
 pub(super) fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
@@ -89,7 +89,7 @@ pub(super) fn client_page_error(title: &'static str, message: &'static str) -> P
     )
 }
 
-pub(super) fn token_endpoint_audiences(state: &AppState) -> Vec<String> {
+fn token_endpoint_audiences(state: &AppState) -> Vec<String> {
     vec![endpoint(state, "/oidc/token"), issuer(state)]
 }
 

@@ -9,7 +9,7 @@ use crate::config::ClientSettings;
 use crate::db::StoreError;
 use crate::http::{PageError, RequestContext};
 use crate::state::AppState;
-use crate::web::session::{self};
+use crate::web::session;
 use crate::web::store::BrowserSession;
 use crate::web::{current_session, see_other};
 

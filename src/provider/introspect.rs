@@ -11,9 +11,9 @@ use super::endpoint::{
     JwtErrorOr, authenticated_client, form_params, issuer, live_access_token, no_store, now,
     verify_with_keys,
 };
-use super::service::{self};
-use super::store::{self};
-use super::tokens::{self as ptokens};
+use super::service;
+use super::store;
+use super::tokens as ptokens;
 
 pub(super) async fn revoke(
     state: web::Data<AppState>,
@@ -43,7 +43,7 @@ pub(super) async fn revoke(
 }
 
 /// The grant (id, client) a refresh or access token belongs to, if it is one of ours.
-pub(super) async fn grant_of_any_token(
+async fn grant_of_any_token(
     state: &AppState,
     token: &str,
 ) -> Result<Option<(String, String)>, ApiError> {

@@ -6,11 +6,11 @@ use serde_json::{Value, json};
 use crate::http::redirect_uri::is_registered;
 use crate::http::{PageError, RequestContext};
 use crate::state::AppState;
-use crate::web::session::{self};
+use crate::web::session;
 use crate::web::{current_session, see_other};
 
 use super::endpoint::{JwtErrorOr, client_page_error, issuer, now, parse_params, verify_with_keys};
-use super::tokens::{self as ptokens};
+use super::tokens as ptokens;
 
 pub(super) async fn logout_get(
     state: web::Data<AppState>,

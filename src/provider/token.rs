@@ -18,11 +18,7 @@ pub(super) fn invalid_grant(e: InvalidGrant) -> ApiError {
 
 /// Counts one token-endpoint request in `bucket`: 429 with `Retry-After` beyond `limit`
 /// a minute.
-pub(super) async fn count_token_request(
-    state: &AppState,
-    bucket: String,
-    limit: u32,
-) -> Result<(), ApiError> {
+async fn count_token_request(state: &AppState, bucket: String, limit: u32) -> Result<(), ApiError> {
     let now = now();
     let retry = state
         .db
@@ -123,10 +119,7 @@ pub(super) async fn token(
     token_response(&state, &redeemed).map(no_store)
 }
 
-pub(super) fn token_response(
-    state: &AppState,
-    redeemed: &Redeemed,
-) -> Result<HttpResponse, ApiError> {
+fn token_response(state: &AppState, redeemed: &Redeemed) -> Result<HttpResponse, ApiError> {
     let iss = issuer(state);
     let settings = &state.settings.provider;
     let key = state.tokens.signing_key();

@@ -7,7 +7,7 @@ use crate::http::ApiError;
 use crate::state::AppState;
 
 use super::endpoint::{bearer_error, form_params, issuer, live_access_token, no_store};
-use super::tokens::{self as ptokens};
+use super::tokens as ptokens;
 
 pub(super) async fn userinfo(
     state: web::Data<AppState>,
