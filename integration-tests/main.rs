@@ -27,3 +27,4 @@ mod reauth_freshness;
 mod small_holes;
 mod step_up;
 mod unlock;
+mod walls;

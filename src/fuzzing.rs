@@ -10,9 +10,9 @@ use url::Url;
 
 use crate::device_client::DeviceKey;
 use crate::devices::service::{WrongCode, after_wrong_code};
-use crate::http::redirect_uri;
 use crate::linking::rules::{self, LinkState, Step};
 use crate::linking::{LinkCode, QrFrames, ScannedFrame, parse_link_url};
+use crate::protocol::redirect_uri;
 use crate::tokens::dpop::{self, IatWindow, ProofExpectations};
 use crate::tokens::{Jkt, PublicJwk};
 

@@ -63,3 +63,12 @@ impl EventKind {
         }
     }
 }
+
+/// Who sent a request, for the audit trail and the per-address rate limits. Plain data:
+/// `crate::http` extracts it from a request (its `FromRequest` impl).
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}

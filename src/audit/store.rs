@@ -3,11 +3,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::{EventKind, RequestContext};
 use crate::db::schema::audit_events;
 use crate::db::{DbConnection, StoreError};
-use crate::http::RequestContext;
-
-use super::EventKind;
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = audit_events)]

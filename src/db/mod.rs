@@ -281,7 +281,7 @@ impl Db {
             .wait
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(10));
-        actix_web::web::block(move || {
+        tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let _permit = permit;
             let mut conn = pool.get_timeout(remaining)?;

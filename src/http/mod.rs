@@ -4,7 +4,6 @@ pub mod error;
 pub mod metrics;
 pub mod middleware;
 pub mod rate_limit;
-pub mod redirect_uri;
 
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, UrlencodedError};
@@ -14,6 +13,7 @@ use std::future::{Ready, ready};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+pub use crate::audit::RequestContext;
 pub use error::{ApiError, PageError};
 pub use middleware::RequestId;
 
@@ -170,14 +170,6 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.parse::<IpAddr>()
         .ok()
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
-}
-
-/// Who sent a request, for the audit trail and the per-address rate limits.
-#[derive(Debug, Clone, Default)]
-pub struct RequestContext {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
 }
 
 impl FromRequest for RequestContext {

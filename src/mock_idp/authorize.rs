@@ -155,7 +155,7 @@ pub fn parse_request(
     // Exact string comparison with the registered URI (RFC 9700 §2.1, OIDC Core §3.1.2.1),
     // by the same pure rule as devicelink's (a function, no shared state).
     let Some(redirect_uri) = client.redirect_uris.iter().find(|registered| {
-        crate::http::redirect_uri::is_registered(
+        crate::protocol::redirect_uri::is_registered(
             &[registered.as_str().to_owned()],
             raw_redirect_uri,
         )

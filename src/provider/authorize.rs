@@ -9,8 +9,8 @@ use serde_json::json;
 
 use crate::config::ClientSettings;
 use crate::eaccess::AuthOptions;
-use crate::http::redirect_uri::is_registered;
 use crate::http::{PageError, RequestContext};
+use crate::protocol::redirect_uri::is_registered;
 use crate::state::AppState;
 use crate::web::login::{Purpose, eaccess_unavailable, redirect_to_eaccess};
 use crate::web::session::{self, SessionData};

@@ -3,8 +3,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use crate::http::redirect_uri::is_registered;
 use crate::http::{PageError, RequestContext};
+use crate::protocol::redirect_uri::is_registered;
 use crate::state::AppState;
 use crate::web::session;
 use crate::web::{current_session, see_other};

@@ -2,6 +2,8 @@
 //! public JWK members, the RFC 7638 thumbprint and the DPoP constants. Pure functions and
 //! plain data only, so `device_client` can use them without importing server internals.
 
+pub mod redirect_uri;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
