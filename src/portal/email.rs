@@ -14,8 +14,7 @@ use crate::http::{PageError, RequestContext};
 use crate::state::AppState;
 
 use super::routes::render_dashboard_with;
-use crate::web::session;
-use crate::web::{csrf_failed, current_session, see_other};
+use crate::web::{form_session, see_other};
 
 #[derive(Debug, Deserialize)]
 struct EmailForm {
@@ -34,12 +33,9 @@ pub(super) async fn correct_email(
     form: web::Form<EmailForm>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, PageError> {
-    let Some(session) = current_session(&state, &req).await? else {
+    let Some(session) = form_session(&state, &req, &form.csrf_token).await? else {
         return Ok(see_other("/"));
     };
-    if !session::csrf_matches(&session, &form.csrf_token) {
-        return Err(csrf_failed());
-    }
     let Some(account_id) = session.account_id.clone() else {
         return Ok(see_other("/"));
     };

@@ -8,9 +8,8 @@ use serde::Deserialize;
 use crate::eaccess::EaccessIdentity;
 use crate::http::{PageError, RequestContext};
 use crate::state::AppState;
-use crate::web::session;
 use crate::web::store::BrowserSession;
-use crate::web::{csrf_failed, current_session, html, now, see_other};
+use crate::web::{current_session, form_session, html, now, see_other};
 
 use super::callback::sign_in_failed;
 use super::pages::RegisterPage;
@@ -99,12 +98,9 @@ pub(super) async fn submit_registration(
     form: web::Form<RegisterForm>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, PageError> {
-    let Some(session) = current_session(&state, &req).await? else {
+    let Some(session) = form_session(&state, &req, &form.csrf_token).await? else {
         return Ok(see_other("/"));
     };
-    if !session::csrf_matches(&session, &form.csrf_token) {
-        return Err(csrf_failed());
-    }
     if session.account_id.is_some() {
         return Ok(see_other("/dashboard"));
     }

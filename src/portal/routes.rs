@@ -16,7 +16,7 @@ use crate::web::login::{Purpose, callback_url, eaccess_unavailable, login_state}
 use crate::web::nav::nav_for;
 use crate::web::session::{self, SessionData};
 use crate::web::store::{self, BrowserSession};
-use crate::web::{csrf_failed, current_session, format_time, html, now, see_other};
+use crate::web::{current_session, form_session, format_time, html, now, see_other};
 
 use super::pages::{DashboardPage, EspaceRow, HomePage, ProductRow};
 
@@ -206,12 +206,9 @@ async fn add_espace(
     req: HttpRequest,
     form: web::Form<EspaceForm>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(session) = current_session(&state, &req).await? else {
+    let Some(session) = form_session(&state, &req, &form.csrf_token).await? else {
         return Ok(see_other("/"));
     };
-    if !session::csrf_matches(&session, &form.csrf_token) {
-        return Err(csrf_failed());
-    }
     let Some(account_id) = session.account_id.clone() else {
         return Ok(see_other("/"));
     };
@@ -262,12 +259,9 @@ async fn sign_out(
     form: web::Form<SignOutForm>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, PageError> {
-    let Some(session) = current_session(&state, &req).await? else {
+    let Some(session) = form_session(&state, &req, &form.csrf_token).await? else {
         return Ok(see_other("/"));
     };
-    if !session::csrf_matches(&session, &form.csrf_token) {
-        return Err(csrf_failed());
-    }
     let hint = session.id_token_hint.clone();
     let now = now();
     state

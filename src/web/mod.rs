@@ -21,4 +21,4 @@ pub mod session;
 pub mod store;
 
 pub use nav::NavUser;
-pub use page::{csrf_failed, current_session, format_time, html, now, see_other};
+pub use page::{csrf_failed, current_session, form_session, format_time, html, now, see_other};

@@ -51,6 +51,22 @@ pub async fn current_session(
         .await?)
 }
 
+/// The session of a browser posting a form with `csrf_token`: `None` when it has no
+/// session (the caller sends it home), the CSRF refusal when the token does not match.
+pub async fn form_session(
+    state: &AppState,
+    req: &HttpRequest,
+    csrf_token: &str,
+) -> Result<Option<BrowserSession>, PageError> {
+    let Some(session) = current_session(state, req).await? else {
+        return Ok(None);
+    };
+    if !session::csrf_matches(&session, csrf_token) {
+        return Err(csrf_failed());
+    }
+    Ok(Some(session))
+}
+
 /// A form whose CSRF token does not match the session's.
 pub fn csrf_failed() -> PageError {
     PageError::new(
