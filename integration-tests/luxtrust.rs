@@ -22,7 +22,7 @@ backend_tests!(
 );
 
 /// Runs the app's LuxTrust method up to the redirect back to the app.
-async fn authenticate(
+pub(crate) async fn authenticate(
     app: &TestApp,
     device: &mut DeviceClient,
     chosen: &str,

@@ -9,6 +9,8 @@ mod bench_smoke;
 mod cli;
 mod demo_portal;
 mod device_cli;
+mod eaccess_modes;
+mod eaccess_peer;
 mod faults;
 mod foundation;
 mod hostile;

@@ -5,8 +5,7 @@
 use devicelink::provider::ClientSettings;
 use devicelink::tokens::{Jwks, SigningKey};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-    CoreUserInfoClaims,
+    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
 };
 use openidconnect::{
     AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
@@ -38,6 +37,7 @@ fn client(id: &str) -> ClientSettings {
         scopes: vec!["profile".into(), "email".into(), "offline_access".into()],
         public: false,
         audiences: vec![],
+        id_token_signed_response_alg: devicelink::config::IdTokenAlg::default(),
     }
 }
 
@@ -105,7 +105,8 @@ provider_tests!(
     the_portal_session_is_reused_until_max_age_forces_a_new_sign_in,
     an_unregistered_redirect_uri_is_shown_an_error_and_never_redirected_to,
     a_public_client_without_pkce_is_refused,
-    unsatisfiable_acr_values_end_with_access_denied,
+    unknown_acr_values_still_sign_in_and_the_acr_says_what_happened,
+    an_essential_acr_that_cannot_be_met_is_access_denied,
     a_wrong_client_secret_is_invalid_client,
     private_key_jwt_works_and_a_bad_signature_is_refused,
     a_reused_code_fails_and_revokes_what_it_issued,
@@ -274,8 +275,8 @@ async fn a_portal_signs_a_citizen_in_through_eaccess_and_reads_userinfo(app: Tes
         .await
         .unwrap();
     let id_verifier = rp
-        .id_token_verifier()
-        .set_allowed_algs([CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+        // At the library's defaults: RS256, what a portal that registered nothing gets.
+        .id_token_verifier();
     let claims = tokens
         .id_token()
         .unwrap()
@@ -375,22 +376,35 @@ async fn a_public_client_without_pkce_is_refused(app: TestApp) {
     assert_eq!(app.count_rows("provider_requests"), 0);
 }
 
-async fn unsatisfiable_acr_values_end_with_access_denied(app: TestApp) {
+async fn unknown_acr_values_still_sign_in_and_the_acr_says_what_happened(app: TestApp) {
+    // OIDC Core 3.1.2.1: acr_values are voluntary.
+    let code = signed_in_code(&app, &[("acr_values", "urn:example:loa:high")]).await;
+    let tokens: Value = redeem(&app, &code).await.json().await.unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let claims: Value = serde_json::from_slice(
+        &devicelink::protocol::b64url_decode(id_token.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["acr"], "urn:devicelink:acr:eaccess:luxtrust_mobile");
+}
+
+async fn an_essential_acr_that_cannot_be_met_is_access_denied(app: TestApp) {
+    let claims = r#"{"id_token":{"acr":{"essential":true,"values":["urn:example:loa:high"]}}}"#;
     let res = app
         .client
-        .get(authorize_url(
-            &app,
-            CLIENT_ID,
-            &[("acr_values", "urn:example:loa:high")],
-        ))
+        .get(authorize_url(&app, CLIENT_ID, &[("claims", claims)]))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    assert_eq!(
-        query(&location(&res), "error").as_deref(),
-        Some("access_denied")
+    let back = location(&res);
+    assert_eq!(query(&back, "error").as_deref(), Some("access_denied"));
+    assert!(
+        query(&back, "error_description")
+            .unwrap()
+            .contains("essential acr")
     );
+    assert_eq!(app.count_rows("provider_requests"), 0, "nothing was stored");
 }
 
 async fn a_wrong_client_secret_is_invalid_client(app: TestApp) {
@@ -595,8 +609,28 @@ async fn key_rotation_keeps_earlier_tokens_valid_until_they_expire(app: TestApp)
         String::from_utf8_lossy(&out.stderr)
     );
     let published = jwks(&app).await;
-    assert_eq!(published.len(), 2);
-    let new_kid = published.iter().find(|k| **k != old_kid).unwrap().clone();
+    assert_eq!(published.len(), 4, "two EC and two RSA keys");
+    let body: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kids_of = |kty: &str| -> Vec<String> {
+        body["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["kty"] == kty)
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        kids_of("RSA").len(),
+        2,
+        "the RSA key of ID tokens rotated too"
+    );
+    let new_kid = kids_of("EC").into_iter().find(|k| *k != old_kid).unwrap();
     assert!(published.contains(&old_kid) && published.contains(&new_kid));
     // The running server picks the new key up without a restart.
     let mut signed_with_new = false;

@@ -17,8 +17,7 @@ use actix_web::http::header::{CONTENT_TYPE, LOCATION};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use askama::Template;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-    CoreUserInfoClaims,
+    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
 };
 use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
@@ -300,9 +299,9 @@ async fn finish(
     let id_token = tokens
         .id_token()
         .ok_or_else(|| "no ID token in the answer".to_owned())?;
-    let verifier = rp
-        .id_token_verifier()
-        .set_allowed_algs([CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+    // openidconnect at its defaults: RS256, what devicelink signs for a portal that
+    // registered no `id_token_signed_response_alg`.
+    let verifier = rp.id_token_verifier();
     let claims = id_token
         .claims(&verifier, &pending.nonce)
         .map_err(|e| format!("the ID token is not valid: {e}"))?;

@@ -235,15 +235,17 @@ fn rotate_keys(settings: &Settings) -> anyhow::Result<()> {
     let db = Db::open(&settings.database)?;
     let now = chrono::Utc::now().naive_utc();
     let retire_after = now + devicelink::provider::key_retention(settings);
-    let kid = db.run_blocking(move |conn| {
-        // Make sure there is a key to retire on a fresh database.
+    let (kid, rsa_kid) = db.run_blocking(move |conn| {
+        // Make sure there are keys to retire on a fresh database.
         devicelink::tokens::access::load_or_create_signing_key(conn, now)
+            .map_err(|e| devicelink::db::StoreError::Corrupt(e.to_string()))?;
+        devicelink::tokens::access::load_or_create_rsa_key(conn, now)
             .map_err(|e| devicelink::db::StoreError::Corrupt(e.to_string()))?;
         devicelink::tokens::access::rotate_signing_key(conn, now, retire_after)
             .map_err(|e| devicelink::db::StoreError::Corrupt(e.to_string()))
     })?;
     println!(
-        "new signing key {kid}; the previous key stays published until {} UTC",
+        "new signing keys {kid} (ES256) and {rsa_kid} (RSA); the previous ones stay published until {} UTC",
         retire_after.format("%Y-%m-%d %H:%M:%S")
     );
     Ok(())

@@ -19,7 +19,7 @@ use crate::linking::{self, QrFrames};
 use crate::mail::{self, TransportError, WorkerHandle};
 use crate::portal;
 use crate::state::AppState;
-use crate::tokens::access::load_or_create_signing_key;
+use crate::tokens::access::{load_or_create_rsa_key, load_or_create_signing_key};
 use crate::tokens::{self, DpopNonces, TokenIssuer};
 
 /// Why the application could not start.
@@ -99,11 +99,17 @@ impl Application {
             .run_blocking(|conn| Ok(load_or_create_signing_key(conn, now)))
             .map_err(|e| component("the token signing key")(&e))?
             .map_err(|e| component("the token signing key")(&e))?;
+        let rsa_key = db
+            .run_blocking(|conn| Ok(load_or_create_rsa_key(conn, now)))
+            .map_err(|e| component("the RSA signing key")(&e))?
+            .map_err(|e| component("the RSA signing key")(&e))?;
         let token_issuer = TokenIssuer::new(
             signing_key,
             &settings.server.public_url,
             settings.tokens.access_token_ttl_secs,
         );
+        let rsa_public = rsa_key.public_key();
+        token_issuer.replace_rsa_keys(rsa_key, vec![rsa_public]);
         let token_issuer = Arc::new(token_issuer);
         spawn_key_refresh(
             db.clone(),
@@ -217,7 +223,7 @@ fn spawn_key_refresh(db: Db, tokens: Arc<TokenIssuer>, interval: Duration) {
                 .run(move |conn| Ok(crate::tokens::access::load_keys(conn, now)))
                 .await
             {
-                Ok(Ok((signing, published))) => tokens.replace_keys(signing, published),
+                Ok(Ok(keys)) => tokens.replace_all_keys(keys),
                 Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the signing keys"),
                 Err(e) => tracing::warn!(error = %e, "cannot read the signing keys"),
             }

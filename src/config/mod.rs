@@ -15,7 +15,7 @@ mod provider;
 mod tests;
 
 pub use mail::{MailSettings, MailTransportKind, SmtpTls};
-pub use provider::{ClientSettings, ProviderSettings, SUPPORTED_SCOPES};
+pub use provider::{ClientSettings, IdTokenAlg, ProviderSettings, SUPPORTED_SCOPES};
 
 /// The embedded defaults; also the documentation of every key.
 pub const DEFAULT_TOML: &str = include_str!("../../conf/default.toml");
@@ -289,6 +289,40 @@ pub struct EaccessSettings {
     pub http_timeout_secs: u64,
     pub login_timeout_secs: i64,
     pub id_token_max_clock_skew_secs: i64,
+    /// `max_age` sent with every plain sign-in: an eAccess session older than this is not
+    /// reused silently, and `max_age` obliges eAccess to put `auth_time` in the ID token
+    /// (OIDC Core section 3.1.2.1), also when it does not support the `claims` parameter.
+    pub sign_in_max_age_secs: u64,
+    /// Which claims carry what (`[eaccess.claims]`).
+    pub claims: EaccessClaimNames,
+}
+
+/// The names of the claims devicelink reads from eAccess (`[eaccess.claims]`). The
+/// defaults are the bundled mock's (docs/mock-idp.md); a real eAccess that names them
+/// otherwise works by configuration alone. Each is looked up in the ID token first and
+/// in the userinfo response otherwise.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EaccessClaimNames {
+    /// The authentication product (`luxtrust_mobile`, `luxtrust_scan`, ...).
+    pub product: String,
+    /// The serial number of that product.
+    pub product_serial: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: String,
+}
+
+impl EaccessClaimNames {
+    fn all(&self) -> [(&'static str, &str); 5] {
+        [
+            ("eaccess.claims.product", &self.product),
+            ("eaccess.claims.product_serial", &self.product_serial),
+            ("eaccess.claims.given_name", &self.given_name),
+            ("eaccess.claims.family_name", &self.family_name),
+            ("eaccess.claims.email", &self.email),
+        ]
+    }
 }
 
 impl std::fmt::Debug for EaccessSettings {
@@ -412,6 +446,27 @@ impl Settings {
                 "eaccess.http_timeout_secs",
                 "must be between 1 and 120",
             ));
+        }
+        if !(60..=86_400).contains(&self.eaccess.sign_in_max_age_secs) {
+            return Err(ConfigError::invalid(
+                "eaccess.sign_in_max_age_secs",
+                "must be between 60 and 86400 seconds",
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for (key, name) in self.eaccess.claims.all() {
+            if name.is_empty() || name.len() > 100 || !name.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(ConfigError::invalid(
+                    key,
+                    "must be a claim name of 1 to 100 printable ASCII characters",
+                ));
+            }
+            if !names.insert(name) {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("`{name}` is already used for another claim"),
+                ));
+            }
         }
         if !(60..=3600).contains(&self.eaccess.login_timeout_secs) {
             return Err(ConfigError::invalid(

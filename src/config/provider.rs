@@ -49,6 +49,35 @@ pub struct ClientSettings {
     /// The portal APIs (`aud` values) the mobile app may exchange its token for (RFC 8693).
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// How this portal's ID tokens are signed (OIDC Dynamic Client Registration 2:
+    /// `id_token_signed_response_alg`); RS256 when not set, as OIDC Core 15.1 expects.
+    #[serde(default)]
+    pub id_token_signed_response_alg: IdTokenAlg,
+}
+
+/// The JWS algorithms a portal may choose for its ID tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub enum IdTokenAlg {
+    #[default]
+    #[serde(rename = "RS256")]
+    Rs256,
+    #[serde(rename = "PS256")]
+    Ps256,
+    #[serde(rename = "ES256")]
+    Es256,
+}
+
+impl IdTokenAlg {
+    /// Every algorithm, in the order discovery lists them.
+    pub const ALL: [Self; 3] = [Self::Rs256, Self::Ps256, Self::Es256];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Ps256 => "PS256",
+            Self::Es256 => "ES256",
+        }
+    }
 }
 
 impl std::fmt::Debug for ClientSettings {

@@ -229,6 +229,7 @@ diesel::table! {
         state -> Text,
         created_at -> Timestamp,
         retire_after -> Nullable<Timestamp>,
+        kty -> Text,
     }
 }
 
@@ -288,6 +289,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         unlocked_at -> Nullable<Timestamp>,
+        acr_essential -> Bool,
     }
 }
 

@@ -3,6 +3,7 @@
 //! Only HTTP crosses this wall; the bundled mock is reached the same way as the real one.
 
 pub mod claims;
+mod userinfo;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -10,13 +11,13 @@ use std::time::Duration;
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
     CoreClient, CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey,
-    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
-    CoreResponseType, CoreSubjectIdentifierType,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AdditionalProviderMetadata, AuthenticationContextClass, AuthorizationCode, ClientId,
-    ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
-    ProviderMetadata, RedirectUrl, Scope, TokenResponse,
+    ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    PkceCodeVerifier, ProviderMetadata, RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -63,6 +64,9 @@ pub enum EaccessError {
     #[error("eAccess refused the code exchange: {0}")]
     TokenRefused(String),
 }
+
+/// The `claims` request parameter (OIDC Core 5.5): `auth_time` is essential.
+const AUTH_TIME_ESSENTIAL: &str = r#"{"id_token":{"auth_time":{"essential":true}}}"#;
 
 /// What to ask eAccess for in one authorization request.
 #[derive(Debug, Clone, Default)]
@@ -209,8 +213,14 @@ impl Eaccess {
         if options.force_login {
             request = request.add_prompt(CoreAuthPrompt::Login);
         }
-        if let Some(max_age) = options.max_age {
-            request = request.set_max_age(Duration::from_secs(max_age));
+        // `max_age` on every request obliges eAccess to report `auth_time` (OIDC Core
+        // 3.1.2.1); the `claims` parameter asks for it as essential where supported.
+        let max_age = options
+            .max_age
+            .unwrap_or(self.settings.sign_in_max_age_secs);
+        request = request.set_max_age(Duration::from_secs(max_age));
+        if metadata.claims_parameter_supported() == Some(true) {
+            request = request.add_extra_param("claims", AUTH_TIME_ESSENTIAL);
         }
         if !options.products.is_empty() {
             let hint = options
@@ -267,33 +277,46 @@ impl Eaccess {
             _ => {}
         }
         let client = self.client(&metadata, redirect);
-        let token = client
+        let (id_token, access_token) = client
             .exchange(&self.http, code, &pending.pkce_verifier)
             .await?;
-        let id_token = token.ok_or_else(|| {
+        let id_token = id_token.ok_or_else(|| {
             EaccessError::InvalidIdToken("the token response carries no ID token".into())
         })?;
         let nonce = Nonce::new(pending.nonce.clone());
         let skew = chrono::TimeDelta::seconds(self.settings.id_token_max_clock_skew_secs);
-        let verifier = || {
-            client.verifier().set_issue_time_verifier_fn(move |iat| {
-                claims::check_issue_time(iat, chrono::Utc::now(), skew)
-            })
-        };
-        match claims::verify(&verifier(), &id_token, &nonce) {
-            Ok(identity) => Ok(identity),
+        let verified = match claims::verify(&client.verifier(&metadata, skew), &id_token, &nonce) {
+            Ok(verified) => verified,
             Err(claims::VerifyFailure::UnknownKey) => {
                 // eAccess may have rotated its keys since we cached the JWKS.
                 let fresh = self.discover().await?;
                 let client = self.client(&fresh, redirect);
-                let verifier = client.verifier().set_issue_time_verifier_fn(move |iat| {
-                    claims::check_issue_time(iat, chrono::Utc::now(), skew)
-                });
-                claims::verify(&verifier, &id_token, &nonce)
-                    .map_err(|e| EaccessError::InvalidIdToken(e.to_string()))
+                claims::verify(&client.verifier(&fresh, skew), &id_token, &nonce)
+                    .map_err(|e| EaccessError::InvalidIdToken(e.to_string()))?
             }
-            Err(e) => Err(EaccessError::InvalidIdToken(e.to_string())),
-        }
+            Err(e) => return Err(EaccessError::InvalidIdToken(e.to_string())),
+        };
+        let names = &self.settings.claims;
+        let info = if claims::needs_userinfo(&verified, names)
+            && metadata.userinfo_endpoint().is_some()
+        {
+            let access_token = access_token.ok_or_else(|| {
+                EaccessError::InvalidResponse("the token response carries no access token".into())
+            })?;
+            Some(
+                userinfo::fetch(
+                    &self.http,
+                    &metadata,
+                    &self.settings.client_id,
+                    &access_token,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        claims::identity(&verified, info.as_ref(), names)
+            .map_err(|e| EaccessError::InvalidIdToken(e.to_string()))
     }
 
     /// Where to send the browser to end the eAccess session (RP-initiated logout).
@@ -324,8 +347,44 @@ trait ClientOps {
         http: &reqwest::Client,
         code: &str,
         verifier: &str,
-    ) -> Result<Option<claims::RawIdToken>, EaccessError>;
-    fn verifier(&self) -> openidconnect::core::CoreIdTokenVerifier<'_>;
+    ) -> Result<(Option<claims::RawIdToken>, Option<String>), EaccessError>;
+    fn verifier(
+        &self,
+        metadata: &EaccessMetadata,
+        skew: chrono::TimeDelta,
+    ) -> openidconnect::core::CoreIdTokenVerifier<'_>;
+}
+
+/// The ID-token algorithms accepted: every asymmetric one eAccess's discovery lists that
+/// openidconnect verifies (RS*, PS*, ES256/ES384, EdDSA). Never `none`, never an HMAC
+/// keyed with the client secret. RS256 when the list names none of them (it is
+/// mandatory to implement, OIDC Discovery section 3).
+fn accepted_id_token_algs(metadata: &EaccessMetadata) -> Vec<CoreJwsSigningAlgorithm> {
+    use CoreJwsSigningAlgorithm as A;
+    let algs: Vec<_> = metadata
+        .id_token_signing_alg_values_supported()
+        .iter()
+        .filter(|alg| {
+            matches!(
+                alg,
+                A::RsaSsaPkcs1V15Sha256
+                    | A::RsaSsaPkcs1V15Sha384
+                    | A::RsaSsaPkcs1V15Sha512
+                    | A::RsaSsaPssSha256
+                    | A::RsaSsaPssSha384
+                    | A::RsaSsaPssSha512
+                    | A::EcdsaP256Sha256
+                    | A::EcdsaP384Sha384
+                    | A::EdDsa
+            )
+        })
+        .cloned()
+        .collect();
+    if algs.is_empty() {
+        vec![A::RsaSsaPkcs1V15Sha256]
+    } else {
+        algs
+    }
 }
 
 impl<HasDevice, HasIntrospection, HasRevocation, HasUserInfo> ClientOps
@@ -348,7 +407,7 @@ where
         http: &reqwest::Client,
         code: &str,
         verifier: &str,
-    ) -> Result<Option<claims::RawIdToken>, EaccessError> {
+    ) -> Result<(Option<claims::RawIdToken>, Option<String>), EaccessError> {
         let response = self
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| EaccessError::Unavailable(e.to_string()))?
@@ -364,15 +423,23 @@ where
                 }
                 other => EaccessError::TokenRefused(error_chain(&other)),
             })?;
-        Ok(response.id_token().cloned())
+        Ok((
+            response.id_token().cloned(),
+            Some(response.access_token().secret().clone()),
+        ))
     }
 
-    fn verifier(&self) -> openidconnect::core::CoreIdTokenVerifier<'_> {
-        // eAccess signs with ES256; openidconnect allows only RS256 unless told otherwise.
-        self.id_token_verifier().set_allowed_algs([
-            openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-            openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-        ])
+    fn verifier(
+        &self,
+        metadata: &EaccessMetadata,
+        skew: chrono::TimeDelta,
+    ) -> openidconnect::core::CoreIdTokenVerifier<'_> {
+        // openidconnect allows only RS256 unless told otherwise.
+        self.id_token_verifier()
+            .set_allowed_algs(accepted_id_token_algs(metadata))
+            .set_issue_time_verifier_fn(move |iat| {
+                claims::check_issue_time(iat, chrono::Utc::now(), skew)
+            })
     }
 }
 

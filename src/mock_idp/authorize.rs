@@ -62,6 +62,9 @@ pub struct AuthorizationRequest {
     pub code_challenge: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<u64>,
+    /// Whether the ID token must carry `auth_time`: `max_age` was sent, or the `claims`
+    /// parameter asks for it (OIDC Core 3.1.2.1, 5.5).
+    pub auth_time_requested: bool,
     /// Products the client accepts, in display order; never empty.
     pub allowed_products: Vec<ProductKind>,
     /// Identity to preselect on the login page.
@@ -260,6 +263,12 @@ pub fn parse_request(
         Some(Err(_)) => return reject("invalid_request", "max_age must be a number of seconds"),
     };
 
+    let auth_time_requested = match params.get("claims").map(claims_request_auth_time) {
+        None => max_age.is_some(),
+        Some(Ok(asked)) => asked || max_age.is_some(),
+        Some(Err(message)) => return reject("invalid_request", message),
+    };
+
     let allowed_products =
         match products::allowed_products(params.get("acr_values"), params.get("product_hint")) {
             Ok(allowed) => allowed,
@@ -275,9 +284,27 @@ pub fn parse_request(
         code_challenge,
         prompt,
         max_age,
+        auth_time_requested,
         allowed_products,
         login_hint: params.get("login_hint").map(str::to_owned),
     })
+}
+
+/// Whether a `claims` request parameter (OIDC Core 5.5) asks for `auth_time` in the ID
+/// token, as essential or voluntary.
+fn claims_request_auth_time(value: &str) -> Result<bool, &'static str> {
+    if value.len() > 4096 {
+        return Err("the claims parameter is too large");
+    }
+    let parsed: serde_json::Value =
+        serde_json::from_str(value).map_err(|_| "the claims parameter is not JSON")?;
+    let object = parsed
+        .as_object()
+        .ok_or("the claims parameter must be a JSON object")?;
+    Ok(object
+        .get("id_token")
+        .and_then(serde_json::Value::as_object)
+        .is_some_and(|id_token| id_token.contains_key("auth_time")))
 }
 
 /// An S256 challenge is the base64url (no padding) of 32 bytes: 43 characters.
@@ -499,5 +526,27 @@ mod tests {
             decide_sso(&request(&[("prompt", "none")]), None, now),
             SsoDecision::LoginRequired(_)
         ));
+    }
+
+    #[test]
+    fn auth_time_is_requested_by_max_age_or_the_claims_parameter() {
+        let asked = |extra: &[(&str, &str)]| {
+            parse_request(&params(extra), &clients()).map(|r| r.auth_time_requested)
+        };
+        assert_eq!(asked(&[]), Ok(false));
+        assert_eq!(asked(&[("max_age", "600")]), Ok(true));
+        let essential = r#"{"id_token":{"auth_time":{"essential":true}}}"#;
+        assert_eq!(asked(&[("claims", essential)]), Ok(true));
+        assert_eq!(
+            asked(&[("claims", r#"{"id_token":{"auth_time":null}}"#)]),
+            Ok(true)
+        );
+        assert_eq!(
+            asked(&[("claims", r#"{"userinfo":{"auth_time":null}}"#)]),
+            Ok(false)
+        );
+        for bad in ["not json", "[1]"] {
+            assert!(asked(&[("claims", bad)]).is_err(), "{bad}");
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod script;
 mod settings;
 mod store;
 mod token;
+mod userinfo;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -27,8 +28,8 @@ pub use error::MockIdpError;
 pub use products::{ACR_HIGH, ACR_PRODUCT_PREFIX, ACR_SUBSTANTIAL, ProductKind};
 pub use routes::SESSION_COOKIE;
 pub use settings::{
-    DEFAULT_CONFIG_PATH, IdentityFault, MockClient, MockFaults, MockIdentity, MockIdpSettings,
-    MockProduct, default_identities,
+    DEFAULT_CONFIG_PATH, IdTokenClaims, IdentityFault, MockClient, MockFaults, MockIdentity,
+    MockIdpSettings, MockProduct, default_identities,
 };
 
 use flow::IdpState;

@@ -10,6 +10,7 @@ use super::flow::{self, ConfirmForm, IdpState, LoginForm, LogoutParams, Outcome,
 use super::pages;
 use super::products;
 use super::token::{self, OAuthError, TokenParams};
+use super::userinfo;
 
 /// Name of the mock's single sign-on cookie.
 pub const SESSION_COOKIE: &str = "mock_eaccess_session";
@@ -54,7 +55,7 @@ async fn get_discovery(state: web::Data<IdpState>) -> HttpResponse {
         "email_verified",
     ];
     claims.extend(["eaccess_product", "eaccess_product_serial"]);
-    HttpResponse::Ok().json(serde_json::json!({
+    let mut document = serde_json::json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
@@ -72,11 +73,15 @@ async fn get_discovery(state: web::Data<IdpState>) -> HttpResponse {
         "acr_values_supported": products::acr_values_supported(),
         "claims_supported": claims,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
-    }))
+    });
+    if state.settings.userinfo_signed {
+        document["userinfo_signing_alg_values_supported"] = serde_json::json!(["ES256"]);
+    }
+    HttpResponse::Ok().json(document)
 }
 
 async fn get_jwks(state: web::Data<IdpState>) -> HttpResponse {
@@ -178,10 +183,20 @@ async fn post_token(
 
 async fn get_userinfo(req: HttpRequest, state: web::Data<IdpState>) -> HttpResponse {
     let authorization = header_str(&req, header::AUTHORIZATION);
-    match token::userinfo(&state.settings, &state.store, authorization, Utc::now()) {
-        Ok(claims) => HttpResponse::Ok()
+    match userinfo::userinfo(
+        &state.settings,
+        &state.keys,
+        &state.store,
+        authorization,
+        Utc::now(),
+    ) {
+        Ok(userinfo::UserinfoAnswer::Json(claims)) => HttpResponse::Ok()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(claims),
+        Ok(userinfo::UserinfoAnswer::Jwt(jwt)) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .content_type("application/jwt")
+            .body(jwt),
         // RFC 6750 §3.1: no error code when the request carried no token at all.
         Err(error) if error.error.is_empty() => HttpResponse::Unauthorized()
             .insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="eaccess-mock""#))

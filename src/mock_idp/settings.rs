@@ -41,6 +41,12 @@ pub struct MockIdpSettings {
     /// Lifetime of the single sign-on session (cookie), seconds.
     #[serde(default = "default_session_lifetime")]
     pub session_lifetime_secs: u64,
+    /// Which claims the ID token carries (`full`, the default, or `minimal`).
+    #[serde(default)]
+    pub id_token_claims: IdTokenClaims,
+    /// Answer userinfo as a signed JWT (`application/jwt`, OIDC Core 5.3.2) instead of JSON.
+    #[serde(default)]
+    pub userinfo_signed: bool,
     /// Global fault switches (all off by default).
     #[serde(default)]
     pub faults: MockFaults,
@@ -61,6 +67,19 @@ fn default_login_lifetime() -> u64 {
 }
 fn default_session_lifetime() -> u64 {
     3600
+}
+
+/// What the mock puts in its ID tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdTokenClaims {
+    /// Every claim, identity and product included (what most tests see).
+    #[default]
+    Full,
+    /// Only the claims OIDC Core 2 requires (`iss sub aud exp iat`, `nonce` when sent),
+    /// plus `auth_time` only when the request asked for it (`max_age`, or the `claims`
+    /// parameter). Everything else comes from userinfo, as with a standard provider.
+    Minimal,
 }
 
 /// Global fault switches.
@@ -268,6 +287,8 @@ impl MockIdpSettings {
             id_token_lifetime_secs: default_token_lifetime(),
             login_lifetime_secs: default_login_lifetime(),
             session_lifetime_secs: default_session_lifetime(),
+            id_token_claims: IdTokenClaims::default(),
+            userinfo_signed: false,
             faults: MockFaults::default(),
             clients: vec![MockClient::confidential(
                 client_id,

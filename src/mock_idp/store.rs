@@ -56,6 +56,8 @@ pub struct CodeGrant {
     pub identity_id: String,
     pub product: MockProduct,
     pub auth_time: DateTime<Utc>,
+    /// Whether the ID token must carry `auth_time` (see `AuthorizationRequest`).
+    pub auth_time_requested: bool,
     pub expires_at: DateTime<Utc>,
     /// Set once redeemed: the hash of the access token issued for it.
     redeemed_with: Option<Hash>,
@@ -76,6 +78,7 @@ impl CodeGrant {
             identity_id: session.identity_id.clone(),
             product: session.product.clone(),
             auth_time: session.auth_time,
+            auth_time_requested: request.auth_time_requested,
             expires_at,
             redeemed_with: None,
         }
@@ -89,6 +92,7 @@ impl CodeGrant {
 /// What an access token stands for.
 #[derive(Clone, Debug)]
 pub struct AccessGrant {
+    pub client_id: String,
     pub identity_id: String,
     pub product: MockProduct,
     pub auth_time: DateTime<Utc>,

@@ -9,7 +9,9 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::keys::SigningKeys;
-use super::settings::{MockClient, MockIdentity, MockIdpSettings, MockProduct};
+use super::settings::{
+    IdTokenClaims as ClaimsMode, MockClient, MockIdentity, MockIdpSettings, MockProduct,
+};
 use super::store::{self, AccessGrant, CodeGrant, RedeemError, RefusalConsequence, Store};
 
 /// An RFC 6749 §5.2 error (or RFC 6750 §3.1 for userinfo).
@@ -22,7 +24,7 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
-    fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+    pub(super) fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
         Self {
             status,
             error,
@@ -343,6 +345,7 @@ pub fn exchange_code(
                     now,
                 )?;
                 Ok(AccessGrant {
+                    client_id: grant.client_id.clone(),
                     identity_id: grant.identity_id.clone(),
                     product: grant.product.clone(),
                     auth_time: grant.auth_time,
@@ -401,6 +404,30 @@ fn id_token(
     };
     // OIDC Core §3.1.3.6: left half of the SHA-256 of the access token.
     let digest = Sha256::digest(access_token.as_bytes());
+    if settings.id_token_claims == ClaimsMode::Minimal {
+        // OIDC Core 2: the REQUIRED claims only; the rest is userinfo's.
+        let mut claims = serde_json::json!({
+            "iss": iss,
+            "sub": identity.sub,
+            "aud": grant.client_id,
+            "exp": exp.timestamp(),
+            "iat": iat.timestamp(),
+        });
+        if let Some(nonce) = grant.nonce.as_deref() {
+            claims["nonce"] = serde_json::json!(if identity.wrong_nonce_id_token {
+                "not-the-nonce-you-sent"
+            } else {
+                nonce
+            });
+        }
+        if grant.auth_time_requested {
+            claims["auth_time"] = serde_json::json!(grant.auth_time.timestamp());
+        }
+        return keys.sign(&claims).map_err(|error| {
+            tracing::error!(error = %error, "cannot sign the ID token");
+            OAuthError::server_error("cannot sign the ID token")
+        });
+    }
     let claims = IdTokenClaims {
         iss,
         aud: &grant.client_id,
@@ -419,32 +446,6 @@ fn id_token(
         tracing::error!(error = %error, "cannot sign the ID token");
         OAuthError::server_error("cannot sign the ID token")
     })
-}
-
-/// Userinfo (OIDC Core §5.3) for `Authorization: Bearer <token>`.
-pub fn userinfo(
-    settings: &MockIdpSettings,
-    store: &Store,
-    authorization: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<serde_json::Value, OAuthError> {
-    let token = authorization
-        .and_then(|value| value.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .ok_or_else(|| OAuthError::new(401, "", "Bearer access token required"))?;
-    let grant = store.find_access_token(token, now).ok_or_else(|| {
-        OAuthError::invalid_token("the access token is unknown, expired or revoked")
-    })?;
-    let identity = settings
-        .identity(&grant.identity_id)
-        .ok_or_else(|| OAuthError::invalid_token("the identity no longer exists"))?;
-    serde_json::to_value(IdentityClaims::new(
-        identity,
-        &grant.product,
-        grant.auth_time,
-    ))
-    .map_err(|_| OAuthError::server_error("cannot encode the claims"))
 }
 
 fn seconds(value: u64) -> Duration {

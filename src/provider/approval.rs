@@ -461,6 +461,7 @@ mod tests {
             code_challenge: None,
             max_age: None,
             acr_values: None,
+            acr_essential: false,
             prompt: None,
             session_id_hash: None,
             status: "pending".into(),

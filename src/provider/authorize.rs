@@ -124,6 +124,7 @@ pub(super) async fn authorize(
         amr: None,
         approved_at: None,
         unlocked_at: None,
+        acr_essential: validated.acr_essential,
         created_at: now,
         expires_at: now + Duration::seconds(state.settings.provider.request_ttl_secs),
     };
@@ -339,15 +340,15 @@ pub(super) async fn resume(
     let skew = chrono::Duration::seconds(state.settings.eaccess.id_token_max_clock_skew_secs);
     let is_fresh = !forced
         || crate::eaccess::claims::authenticated_since(auth.auth_time, row.created_at, skew);
-    if !is_fresh
-        || !rules::session_satisfies(
-            &auth,
-            max_age,
-            &split(row.acr_values.as_deref()),
-            &[],
-            now(),
-        )
-    {
+    // acr_values are voluntary (OIDC Core 3.1.2.1): an authentication that meets none of
+    // them still signs in, and the ID token's `acr` says what happened; only an
+    // essential `acr` claims request (section 5.5.1.1) refuses.
+    let acr_values = if row.acr_essential {
+        split(row.acr_values.as_deref())
+    } else {
+        Vec::new()
+    };
+    if !is_fresh || !rules::session_satisfies(&auth, max_age, &acr_values, &[], now()) {
         finish_denied(&state, &row).await?;
         let code = if max_age.is_some() {
             "login_required"

@@ -30,7 +30,8 @@ pub(super) async fn discovery(state: web::Data<AppState>) -> HttpResponse {
                 super::exchange::TOKEN_EXCHANGE,
             ],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["ES256"],
+            "id_token_signing_alg_values_supported":
+                crate::config::IdTokenAlg::ALL.map(crate::config::IdTokenAlg::as_str),
             "userinfo_signing_alg_values_supported": [],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "private_key_jwt", "none"
@@ -49,7 +50,7 @@ pub(super) async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             ],
             "acr_values_supported": rules::supported_acr_values(),
             "prompt_values_supported": ["none", "login", "consent"],
-            "claims_parameter_supported": false,
+            "claims_parameter_supported": true,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
             "authorization_response_iss_parameter_supported": true,

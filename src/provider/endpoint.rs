@@ -142,6 +142,39 @@ pub(super) async fn verify_with_keys<T>(
     Ok(check(&keys))
 }
 
+/// Verifies an ID token devicelink signed (RS256 and PS256 with the RSA keys, ES256 with
+/// the EC keys; the cached keys first, the database's for an unknown `kid`).
+pub(super) async fn verify_id_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Result<serde_json::Map<String, serde_json::Value>, JwtError>, ApiError> {
+    let typ = ptokens::ID_TOKEN_TYP;
+    let first = crate::tokens::verify_rsa_jwt(token, &state.tokens.cached_rsa_keys(), typ);
+    let rsa = match first {
+        Err(JwtError::UnknownKey) => {
+            let now = now();
+            let keys = state
+                .db
+                .run(move |conn| Ok(crate::tokens::access::published_rsa_keys(conn, now)))
+                .await?
+                .map_err(ApiError::internal)?;
+            crate::tokens::verify_rsa_jwt(token, &keys, typ)
+        }
+        other => other,
+    };
+    if rsa != Err(JwtError::UnsupportedAlgorithm) {
+        return Ok(rsa);
+    }
+    Ok(verify_with_keys(state, |keys| {
+        crate::tokens::verify_jwt(token, keys, typ).map_err(JwtErrorOr::Jwt)
+    })
+    .await?
+    .map_err(|e| match e {
+        JwtErrorOr::Jwt(j) => j,
+        JwtErrorOr::Other => JwtError::Malformed,
+    }))
+}
+
 /// A JWT error, or another reason a token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum JwtErrorOr {

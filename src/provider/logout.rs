@@ -9,8 +9,7 @@ use crate::state::AppState;
 use crate::web::session;
 use crate::web::{current_session, see_other};
 
-use super::endpoint::{JwtErrorOr, client_page_error, issuer, now, parse_params, verify_with_keys};
-use super::tokens as ptokens;
+use super::endpoint::{client_page_error, issuer, now, parse_params};
 
 pub(super) async fn logout_get(
     state: web::Data<AppState>,
@@ -51,12 +50,9 @@ pub(super) async fn logout(
         None => None,
         Some(hint) => {
             let hint = hint.clone();
-            let checked = verify_with_keys(&state, |keys| {
-                crate::tokens::verify_jwt(&hint, keys, ptokens::ID_TOKEN_TYP)
-                    .map_err(JwtErrorOr::Jwt)
-            })
-            .await
-            .map_err(|e| PageError::internal(anyhow::anyhow!("{e}")))?;
+            let checked = super::endpoint::verify_id_token(&state, &hint)
+                .await
+                .map_err(|e| PageError::internal(anyhow::anyhow!("{e}")))?;
             let claims = checked
                 .ok()
                 .filter(|c| c.get("iss").and_then(Value::as_str) == Some(iss.as_str()));

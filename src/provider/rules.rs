@@ -97,7 +97,55 @@ pub struct AuthorizeRequest {
     pub code_challenge: Option<String>,
     pub max_age: Option<i64>,
     pub acr_values: Vec<String>,
+    /// The `acr` was requested as essential (the `claims` parameter).
+    pub acr_essential: bool,
     pub prompt: Vec<String>,
+}
+
+/// What a `claims` request parameter (OIDC Core 5.5) asks of the ID token's `acr`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcrClaimRequest {
+    pub values: Vec<String>,
+    pub essential: bool,
+}
+
+/// Reads the `claims` parameter: a JSON object whose members `id_token` and `userinfo`
+/// are objects (OIDC Core 5.5). Returns the `acr` request of `id_token`, if any.
+/// `auth_time` is always in devicelink's ID tokens and the user claims follow the
+/// scopes, so every other request is met as it is.
+pub fn claims_acr(claims: &str) -> Result<Option<AcrClaimRequest>, AuthorizeError> {
+    let bad = || AuthorizeError::new("invalid_request", "the claims parameter is not valid JSON");
+    let parsed: serde_json::Value = serde_json::from_str(claims).map_err(|_| bad())?;
+    let object = parsed.as_object().ok_or_else(bad)?;
+    for member in ["id_token", "userinfo"] {
+        if object.get(member).is_some_and(|m| !m.is_object()) {
+            return Err(bad());
+        }
+    }
+    let Some(acr) = object.get("id_token").and_then(|t| t.get("acr")) else {
+        return Ok(None);
+    };
+    if acr.is_null() {
+        return Ok(Some(AcrClaimRequest {
+            values: Vec::new(),
+            essential: false,
+        }));
+    }
+    let acr = acr.as_object().ok_or_else(bad)?;
+    let mut values: Vec<String> = Vec::new();
+    if let Some(value) = acr.get("value") {
+        values.push(value.as_str().ok_or_else(bad)?.to_owned());
+    }
+    if let Some(list) = acr.get("values") {
+        for value in list.as_array().ok_or_else(bad)? {
+            values.push(value.as_str().ok_or_else(bad)?.to_owned());
+        }
+    }
+    let essential = match acr.get("essential") {
+        None => false,
+        Some(flag) => flag.as_bool().ok_or_else(bad)?,
+    };
+    Ok(Some(AcrClaimRequest { values, essential }))
 }
 
 fn bounded(
@@ -217,20 +265,29 @@ pub fn validate(
             "prompt=none cannot be combined with other values",
         ));
     }
-    let acr_values: Vec<String> = bounded(params.acr_values.as_ref(), 512, "acr_values")?
+    let mut acr_values: Vec<String> = bounded(params.acr_values.as_ref(), 512, "acr_values")?
         .unwrap_or_default()
         .split(' ')
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect();
-    if !acr_values.is_empty() {
-        let supported = supported_acr_values();
-        if !acr_values.iter().any(|a| supported.contains(a)) {
-            return Err(AuthorizeError::new(
-                "access_denied",
-                "none of the requested acr_values can be satisfied",
-            ));
+    let mut acr_essential = false;
+    if let Some(claims) = bounded(params.claims.as_ref(), 2048, "claims")? {
+        // An `acr` claims request takes the place of `acr_values` (OIDC Core 5.5.1.1).
+        if let Some(acr) = claims_acr(&claims)? {
+            acr_values = acr.values;
+            acr_essential = acr.essential;
         }
+    }
+    // Voluntary values devicelink does not know are dropped: they cannot be met, and a
+    // voluntary request never refuses (OIDC Core 3.1.2.1); what happened is the `acr`.
+    let supported = supported_acr_values();
+    acr_values.retain(|a| supported.contains(a));
+    if acr_essential && acr_values.is_empty() {
+        return Err(AuthorizeError::new(
+            "access_denied",
+            "the portal requires an authentication level (essential acr) that devicelink cannot provide",
+        ));
     }
     Ok(AuthorizeRequest {
         client_id: client.client_id.clone(),
@@ -241,6 +298,7 @@ pub fn validate(
         code_challenge,
         max_age,
         acr_values,
+        acr_essential,
         prompt,
     })
 }
@@ -329,6 +387,7 @@ mod tests {
             scopes: vec!["profile".into()],
             public,
             audiences: vec![],
+            id_token_signed_response_alg: crate::config::IdTokenAlg::default(),
         }
     }
 
@@ -388,15 +447,63 @@ mod tests {
     }
 
     #[test]
-    fn unknown_acr_values_cannot_be_satisfied() {
+    fn voluntary_acr_values_never_refuse_and_unknown_ones_are_dropped() {
         let mut p = params();
         p.acr_values = Some("urn:example:loa:4".into());
+        let ok = validate(&client(false), &p).unwrap();
+        assert!(ok.acr_values.is_empty() && !ok.acr_essential);
+        p.acr_values = Some(format!("urn:example:loa:4 {ACR_DEVICE}"));
+        assert_eq!(
+            validate(&client(false), &p).unwrap().acr_values,
+            [ACR_DEVICE]
+        );
+    }
+
+    #[test]
+    fn only_an_essential_acr_claims_request_refuses() {
+        let mut p = params();
+        p.acr_values = Some(ACR_DEVICE.into());
+        p.claims = Some(
+            r#"{"id_token":{"acr":{"essential":true,"values":["urn:example:loa:4"]}}}"#.into(),
+        );
         assert_eq!(
             validate(&client(false), &p).unwrap_err().code,
             "access_denied"
         );
-        p.acr_values = Some(format!("urn:example:loa:4 {ACR_DEVICE}"));
-        assert!(validate(&client(false), &p).is_ok());
+        p.claims =
+            Some(r#"{"id_token":{"acr":{"essential":false,"value":"urn:example:loa:4"}}}"#.into());
+        let ok = validate(&client(false), &p).unwrap();
+        assert!(
+            ok.acr_values.is_empty(),
+            "the claims request replaces acr_values"
+        );
+        p.claims = Some(format!(
+            r#"{{"id_token":{{"acr":{{"essential":true,"value":"{ACR_DEVICE}"}}}}}}"#
+        ));
+        let ok = validate(&client(false), &p).unwrap();
+        assert_eq!(
+            (ok.acr_values.as_slice(), ok.acr_essential),
+            ([ACR_DEVICE.to_owned()].as_slice(), true)
+        );
+        p.claims = Some(r#"{"userinfo":{"email":{"essential":true}},"id_token":{"auth_time":{"essential":true}}}"#.into());
+        assert!(
+            validate(&client(false), &p).is_ok(),
+            "auth_time is always in the ID token"
+        );
+        for bad in [
+            "nope",
+            "[]",
+            r#"{"id_token":1}"#,
+            r#"{"id_token":{"acr":{"values":"x"}}}"#,
+            r#"{"id_token":{"acr":{"essential":"yes"}}}"#,
+        ] {
+            p.claims = Some(bad.into());
+            assert_eq!(
+                validate(&client(false), &p).unwrap_err().code,
+                "invalid_request",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -36,6 +36,9 @@ pub struct RequestRow {
     pub expires_at: NaiveDateTime,
     /// The unlock behind an approval (the sign-in's `auth_time`).
     pub unlocked_at: Option<NaiveDateTime>,
+    /// Whether `acr_values` came from an essential `acr` claims request: only then does
+    /// an authentication that meets none of them refuse the sign-in.
+    pub acr_essential: bool,
 }
 
 pub fn insert_request(conn: &mut DbConnection, row: &RequestRow) -> Result<(), StoreError> {

@@ -124,8 +124,13 @@ fn token_response(state: &AppState, redeemed: &Redeemed) -> Result<HttpResponse,
     let settings = &state.settings.provider;
     let key = state.tokens.signing_key();
     let now = Utc::now();
+    let alg = settings
+        .client(&redeemed.grant.client_id)
+        .map(|c| c.id_token_signed_response_alg)
+        .unwrap_or_default();
+    let signer = ptokens::IdTokenSigner::for_alg(alg, &state.tokens).map_err(ApiError::internal)?;
     let id_token = ptokens::id_token(
-        &key,
+        &signer,
         &IdTokenInput {
             issuer: &iss,
             grant: &redeemed.grant,

@@ -8,7 +8,13 @@ use serde_json::{Map, Value, json};
 use super::store::GrantRow;
 use crate::accounts::Account;
 use crate::tokens::access::ACCESS_TOKEN_TYP;
-use crate::tokens::{JwtError, KeyError, PublicKeyWithKid, SigningKey, verify_jwt};
+use std::sync::Arc;
+
+use crate::config::IdTokenAlg;
+use crate::tokens::{
+    JwtError, KeyError, PublicKeyWithKid, RsaAlg, RsaSigningKey, SigningKey, TokenIssuer,
+    verify_jwt,
+};
 
 /// The `typ` of ID tokens.
 pub const ID_TOKEN_TYP: &str = "JWT";
@@ -50,10 +56,35 @@ pub struct IdTokenInput<'a> {
     pub ttl_secs: i64,
 }
 
+/// The key and algorithm a portal's ID tokens are signed with.
+pub enum IdTokenSigner {
+    Es256(Arc<SigningKey>),
+    Rsa(Arc<RsaSigningKey>, RsaAlg),
+}
+
+impl IdTokenSigner {
+    /// The signer for the algorithm the portal registered (RS256 unless it chose).
+    pub fn for_alg(alg: IdTokenAlg, tokens: &TokenIssuer) -> Result<Self, KeyError> {
+        Ok(match alg {
+            IdTokenAlg::Es256 => Self::Es256(tokens.signing_key()),
+            IdTokenAlg::Rs256 => Self::Rsa(tokens.rsa_key().ok_or(KeyError::Sign)?, RsaAlg::Rs256),
+            IdTokenAlg::Ps256 => Self::Rsa(tokens.rsa_key().ok_or(KeyError::Sign)?, RsaAlg::Ps256),
+        })
+    }
+
+    /// Signs `claims` as a JWT of type `typ`.
+    pub fn sign(&self, typ: &str, claims: &Value) -> Result<String, KeyError> {
+        match self {
+            Self::Es256(key) => key.sign_jwt(typ, &Map::new(), claims),
+            Self::Rsa(key, alg) => key.sign_jwt(*alg, typ, claims),
+        }
+    }
+}
+
 /// Signs an ID token: `iss`, `sub`, `aud`, `azp`, `exp`, `iat`, `auth_time`, `acr`,
 /// `amr`, `sid` (the grant), `nonce` when the request had one, and user claims.
 pub fn id_token(
-    key: &SigningKey,
+    signer: &IdTokenSigner,
     input: &IdTokenInput<'_>,
     now: DateTime<Utc>,
 ) -> Result<String, KeyError> {
@@ -77,7 +108,7 @@ pub fn id_token(
         claims.insert("nonce".into(), json!(nonce));
     }
     user_claims(grant, input.account, &mut claims);
-    key.sign_jwt(ID_TOKEN_TYP, &Map::new(), &Value::Object(claims))
+    signer.sign(ID_TOKEN_TYP, &Value::Object(claims))
 }
 
 /// The audience of access tokens a portal presents at userinfo.

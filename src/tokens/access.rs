@@ -4,8 +4,6 @@
 
 use std::sync::{Arc, PoisonError, RwLock};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use rand::RngCore as _;
 use serde_json::{Map, Value, json};
@@ -13,8 +11,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::jwk::Jkt;
 use super::keys::{JwtError, KeyError, PublicKeyWithKid, SigningKey, verify_jwt};
-use super::store::{self, SigningKeyRow};
-use crate::db::{DbConnection, StoreError};
+use super::rsa_key::{RsaPublicKey, RsaSigningKey};
 use crate::protocol;
 
 /// The JWT `typ` of access tokens (RFC 9068 section 2.1).
@@ -99,6 +96,9 @@ struct CachedKeys {
 #[derive(Debug)]
 pub struct TokenIssuer {
     keys: RwLock<CachedKeys>,
+    /// The RSA key of RS256/PS256 ID tokens and the published RSA keys; `None` until
+    /// [`Self::replace_rsa_keys`] (start-up sets it before serving).
+    rsa: RwLock<Option<(Arc<RsaSigningKey>, Vec<RsaPublicKey>)>>,
     issuer: String,
     audience: String,
     ttl_secs: i64,
@@ -114,6 +114,7 @@ impl TokenIssuer {
                 signing: Arc::new(key),
                 published,
             }),
+            rsa: RwLock::new(None),
             audience: format!("{issuer}/api"),
             issuer,
             ttl_secs,
@@ -163,6 +164,43 @@ impl TokenIssuer {
             signing: Arc::new(signing),
             published,
         };
+    }
+
+    /// The RSA key new RS256/PS256 ID tokens are signed with.
+    pub fn rsa_key(&self) -> Option<Arc<RsaSigningKey>> {
+        self.rsa
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(key, _)| Arc::clone(key))
+    }
+
+    /// The published RSA keys as last read (for the JWKS).
+    pub fn cached_rsa_keys(&self) -> Vec<RsaPublicKey> {
+        self.rsa
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|(_, published)| published.clone())
+            .unwrap_or_default()
+    }
+
+    /// Takes the RSA keys just read from the database.
+    pub fn replace_rsa_keys(&self, signing: RsaSigningKey, published: Vec<RsaPublicKey>) {
+        let mut slot = self.rsa.write().unwrap_or_else(PoisonError::into_inner);
+        if slot.as_ref().is_some_and(|(k, _)| k.kid() != signing.kid()) {
+            tracing::info!(
+                kid = signing.kid(),
+                "now signing ID tokens with a new RSA key"
+            );
+        }
+        *slot = Some((Arc::new(signing), published));
+    }
+
+    /// Takes every key just read from the database.
+    pub fn replace_all_keys(&self, keys: StoredKeys) {
+        self.replace_keys(keys.signing, keys.published);
+        self.replace_rsa_keys(keys.rsa, keys.rsa_published);
     }
 
     /// A signed access token for `grant`, valid from `now` for the configured TTL.
@@ -263,101 +301,10 @@ pub fn refresh_token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Why the signing key could not be had at start.
-#[derive(Debug, thiserror::Error)]
-pub enum SigningKeyError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error("the stored signing key is not base64")]
-    Encoding,
-    #[error("there is no active signing key")]
-    NoActiveKey,
-}
-
-fn decode_row(row: &SigningKeyRow) -> Result<SigningKey, SigningKeyError> {
-    let der = STANDARD
-        .decode(&row.private_key)
-        .map_err(|_| SigningKeyError::Encoding)?;
-    Ok(SigningKey::from_pkcs8(&der)?)
-}
-
-/// The active signing key, generated and stored on the first start. Safe when several
-/// instances start at once: the database allows one active key, the losers load it.
-pub fn load_or_create_signing_key(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-) -> Result<SigningKey, SigningKeyError> {
-    if let Some(row) = store::find_active_signing_key(conn)? {
-        return decode_row(&row);
-    }
-    let key = SigningKey::generate()?;
-    let row = SigningKeyRow {
-        kid: key.kid().to_owned(),
-        private_key: STANDARD.encode(key.pkcs8_der()),
-        state: "active".to_owned(),
-        created_at: now,
-        retire_after: None,
-    };
-    match store::insert_signing_key(conn, &row) {
-        Ok(()) => {
-            tracing::info!(kid = key.kid(), "generated the access-token signing key");
-            Ok(key)
-        }
-        Err(StoreError::UniqueViolation) => {
-            let row = store::find_active_signing_key(conn)?.ok_or(StoreError::UniqueViolation)?;
-            decode_row(&row)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The public keys tokens may be verified with (active and not yet expired retired).
-pub fn published_keys(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-) -> Result<Vec<PublicKeyWithKid>, SigningKeyError> {
-    store::find_published_signing_keys(conn, now)?
-        .iter()
-        .map(|row| decode_row(row).map(|k| k.public_key()))
-        .collect()
-}
-
-/// The signing key and the published keys, as stored now (what each instance caches).
-pub fn load_keys(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-) -> Result<(SigningKey, Vec<PublicKeyWithKid>), SigningKeyError> {
-    let row = store::find_active_signing_key(conn)?.ok_or(SigningKeyError::NoActiveKey)?;
-    Ok((decode_row(&row)?, published_keys(conn, now)?))
-}
-
-/// Makes a new key the signing key (`devicelink keys rotate`). The previous one is
-/// retired but stays published until `retire_after`, which the caller sets past the
-/// expiry of every token it can have signed (instances pick the new key up within
-/// their refresh interval, so that is added too). One transaction: the retirement and
-/// the insert happen together or not at all. Returns the new `kid`.
-pub fn rotate_signing_key(
-    conn: &mut DbConnection,
-    now: NaiveDateTime,
-    retire_after: NaiveDateTime,
-) -> Result<String, SigningKeyError> {
-    let key = SigningKey::generate()?;
-    let row = SigningKeyRow {
-        kid: key.kid().to_owned(),
-        private_key: STANDARD.encode(key.pkcs8_der()),
-        state: "active".to_owned(),
-        created_at: now,
-        retire_after: None,
-    };
-    diesel::Connection::transaction(conn, |conn| {
-        store::retire_active_signing_key(conn, retire_after)?;
-        store::insert_signing_key(conn, &row)
-    })?;
-    tracing::info!(kid = key.kid(), "rotated the token signing key");
-    Ok(row.kid)
-}
+pub use super::key_store::{
+    SigningKeyError, StoredKeys, load_keys, load_or_create_rsa_key, load_or_create_signing_key,
+    published_keys, published_rsa_keys, rotate_signing_key,
+};
 
 #[cfg(test)]
 mod tests {

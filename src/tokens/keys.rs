@@ -24,6 +24,8 @@ pub enum KeyError {
     Generate,
     #[error("the PKCS#8 document is not an ES256 (P-256) private key")]
     BadPkcs8,
+    #[error("the PKCS#8 document is not an RSA private key of 2048 to 4096 bits")]
+    BadRsaPkcs8,
     #[error("the claims must be a JSON object")]
     ClaimsNotAnObject,
     #[error("signing failed")]
@@ -198,8 +200,12 @@ pub struct Jwks {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JwksEntry {
     pub kty: String,
+    /// The EC members (empty for the RSA keys of the same set, which carry `n`, `e`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub crv: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub x: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub y: String,
     #[serde(rename = "use")]
     pub use_: String,
@@ -228,10 +234,12 @@ impl Jwks {
         }
     }
 
-    /// The keys back, validated, for a verifier that fetched this set.
+    /// The EC keys back, validated, for a verifier that fetched this set (the RSA keys
+    /// of ID tokens are skipped).
     pub fn public_keys(&self) -> Result<Vec<PublicKeyWithKid>, JwkError> {
         self.keys
             .iter()
+            .filter(|entry| entry.kty == "EC")
             .map(|entry| {
                 let value = serde_json::json!({
                     "kty": entry.kty, "crv": entry.crv, "x": entry.x, "y": entry.y,

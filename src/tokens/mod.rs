@@ -7,9 +7,11 @@ pub mod dpop;
 pub mod guard;
 pub mod jwk;
 mod jws;
+pub mod key_store;
 pub mod keys;
 pub mod nonce;
 pub mod routes;
+pub mod rsa_key;
 pub mod store;
 
 #[cfg(test)]
@@ -23,3 +25,4 @@ pub use dpop::{
 pub use jwk::{Jkt, JwkError, PublicJwk};
 pub use keys::{Jwks, JwksEntry, JwtError, KeyError, PublicKeyWithKid, SigningKey, verify_jwt};
 pub use nonce::{DpopNonces, NonceKeyError};
+pub use rsa_key::{RsaAlg, RsaPublicKey, RsaSigningKey, verify_rsa_jwt};

@@ -1,5 +1,6 @@
-//! `GET /.well-known/jwks.json`: the public keys of the app's access tokens, so portals
-//! and tests can verify them.
+//! `GET /.well-known/jwks.json`: the public keys of the app's access tokens and of the
+//! provider's ID tokens (EC P-256 for ES256, RSA for RS256 and PS256), so portals and
+//! tests can verify them.
 
 use actix_web::{HttpResponse, get, web};
 use chrono::Utc;
@@ -7,7 +8,7 @@ use chrono::Utc;
 use crate::http::ApiError;
 use crate::state::AppState;
 
-use super::access::published_keys;
+use super::access::{published_keys, published_rsa_keys};
 use super::keys::Jwks;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -18,12 +19,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[get("/.well-known/jwks.json")]
 async fn get_jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let now = Utc::now().naive_utc();
-    let keys = state
+    let (ec, rsa) = state
         .db
-        .run(move |conn| Ok(published_keys(conn, now)))
+        .run(move |conn| {
+            Ok(published_keys(conn, now)
+                .and_then(|ec| published_rsa_keys(conn, now).map(|rsa| (ec, rsa))))
+        })
         .await?
         .map_err(ApiError::internal)?;
+    let mut keys: Vec<serde_json::Value> = Jwks::from_keys(&ec)
+        .keys
+        .iter()
+        .filter_map(|entry| serde_json::to_value(entry).ok())
+        .collect();
+    // RS256 first: the algorithm a portal that registered nothing verifies.
+    keys.splice(
+        0..0,
+        rsa.iter()
+            .map(|key| serde_json::Value::Object(key.jwks_entry())),
+    );
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(Jwks::from_keys(&keys)))
+        .json(serde_json::json!({ "keys": keys })))
 }

@@ -16,31 +16,43 @@ pub struct SigningKeyRow {
     pub state: String,
     pub created_at: NaiveDateTime,
     pub retire_after: Option<NaiveDateTime>,
+    /// `EC` (P-256, ES256) or `RSA` (RS256 and PS256).
+    pub kty: String,
 }
+
+/// The `kty` of the EC P-256 keys (access tokens, ES256 ID tokens).
+pub const KTY_EC: &str = "EC";
+/// The `kty` of the RSA keys (RS256 and PS256 ID tokens).
+pub const KTY_RSA: &str = "RSA";
 
 pub fn find_active_signing_key(
     conn: &mut DbConnection,
+    kty: &str,
 ) -> Result<Option<SigningKeyRow>, StoreError> {
     Ok(signing_keys::table
         .filter(signing_keys::state.eq("active"))
+        .filter(signing_keys::kty.eq(kty))
         .select(SigningKeyRow::as_select())
         .first(conn)
         .optional()?)
 }
 
-/// Retires the active key, published until `retire_after`.
+/// Retires the active key of type `kty`, published until `retire_after`.
 pub fn retire_active_signing_key(
     conn: &mut DbConnection,
+    kty: &str,
     retire_after: NaiveDateTime,
 ) -> Result<usize, StoreError> {
-    Ok(
-        diesel::update(signing_keys::table.filter(signing_keys::state.eq("active")))
-            .set((
-                signing_keys::state.eq("retired"),
-                signing_keys::retire_after.eq(retire_after),
-            ))
-            .execute(conn)?,
+    Ok(diesel::update(
+        signing_keys::table
+            .filter(signing_keys::state.eq("active"))
+            .filter(signing_keys::kty.eq(kty)),
     )
+    .set((
+        signing_keys::state.eq("retired"),
+        signing_keys::retire_after.eq(retire_after),
+    ))
+    .execute(conn)?)
 }
 
 /// Inserts a new active key; `UniqueViolation` when another instance got there first.
@@ -51,13 +63,15 @@ pub fn insert_signing_key(conn: &mut DbConnection, row: &SigningKeyRow) -> Resul
     Ok(())
 }
 
-/// The keys whose tokens may still be presented: the active one and retired ones whose
-/// `retire_after` lies ahead.
+/// The keys of type `kty` whose tokens may still be presented: the active one and
+/// retired ones whose `retire_after` lies ahead.
 pub fn find_published_signing_keys(
     conn: &mut DbConnection,
+    kty: &str,
     now: NaiveDateTime,
 ) -> Result<Vec<SigningKeyRow>, StoreError> {
     Ok(signing_keys::table
+        .filter(signing_keys::kty.eq(kty))
         .filter(
             signing_keys::state.eq("active").or(signing_keys::state
                 .eq("retired")
