@@ -24,6 +24,7 @@ mod provider;
 mod provider_app;
 mod provider_flows;
 mod reauth_freshness;
+mod rfc_errors;
 mod small_holes;
 mod step_up;
 mod unlock;

@@ -156,6 +156,7 @@ pub async fn record(
         let route = res
             .request()
             .match_pattern()
+            .filter(|p| p != super::unrouted::PATTERN)
             .unwrap_or_else(|| "unmatched".to_owned());
         metrics.observe(
             &route,

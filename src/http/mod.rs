@@ -4,6 +4,7 @@ pub mod error;
 pub mod metrics;
 pub mod middleware;
 pub mod rate_limit;
+pub mod unrouted;
 
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, UrlencodedError};
