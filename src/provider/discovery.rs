@@ -31,7 +31,6 @@ pub(super) async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             ],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["ES256"],
-            "userinfo_signing_alg_values_supported": [],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "private_key_jwt", "none"
             ],

@@ -124,6 +124,15 @@ pub(super) fn bearer_error(description: &'static str) -> ApiError {
     )
 }
 
+/// 401 for a request that sent no access token: `WWW-Authenticate` names the scheme and
+/// realm only, no `error` (RFC 6750 section 3.1).
+pub(super) fn bearer_challenge(description: &'static str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", description).with_header(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"devicelink\""),
+    )
+}
+
 /// The keys to verify with: the cached ones, or the database's for an unknown `kid`.
 pub(super) async fn verify_with_keys<T>(
     state: &AppState,
