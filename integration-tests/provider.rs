@@ -38,6 +38,7 @@ fn client(id: &str) -> ClientSettings {
         scopes: vec!["profile".into(), "email".into(), "offline_access".into()],
         public: false,
         audiences: vec![],
+        backchannel_logout_uri: None,
     }
 }
 

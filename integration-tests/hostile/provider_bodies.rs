@@ -65,6 +65,7 @@ async fn the_provider_endpoints_answer_hostile_bodies_with_an_rfc_6749_error(bac
             scopes: vec!["profile".to_owned()],
             public: false,
             audiences: vec![],
+            backchannel_logout_uri: None,
         }];
     })
     .await

@@ -62,5 +62,6 @@ pub fn demo_client(portal_url: &url::Url) -> ClientSettings {
         ],
         public: false,
         audiences: vec![at("api")],
+        backchannel_logout_uri: None,
     }
 }

@@ -329,6 +329,7 @@ mod tests {
             scopes: vec!["profile".into()],
             public,
             audiences: vec![],
+            backchannel_logout_uri: None,
         }
     }
 
