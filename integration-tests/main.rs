@@ -5,6 +5,7 @@ mod helpers;
 mod invariants;
 mod process;
 
+mod backchannel_logout;
 mod bench_smoke;
 mod cli;
 mod demo_portal;

@@ -51,6 +51,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     provider_codes,
     provider_refresh_tokens,
     provider_consents,
+    logout_outbox,
 );
 
 diesel::table! {
@@ -304,6 +305,23 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        session_id_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    logout_outbox (id) {
+        id -> Text,
+        client_id -> Text,
+        subject -> Text,
+        sid -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
     }
 }
 

@@ -21,6 +21,8 @@ pub(super) async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "revocation_endpoint": endpoint(&state, "/oidc/revoke"),
             "introspection_endpoint": endpoint(&state, "/oidc/introspect"),
             "end_session_endpoint": endpoint(&state, "/oidc/logout"),
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
             "scopes_supported": crate::config::SUPPORTED_SCOPES,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],

@@ -156,6 +156,7 @@ pub(crate) async fn exchange(
         created_at: naive,
         expires_at: naive + Duration::seconds(ttl),
         revoked_at: None,
+        session_id_hash: None,
     };
     let stored = grant.clone();
     state

@@ -1,11 +1,12 @@
 //! devicelink as an OpenID Connect provider for other portals: registered clients,
 //! authorization (reusing the portal session or brokering to eAccess), consent, token
 //! (code, refresh, RFC 8693 exchange for the app), userinfo, revocation, introspection
-//! and RP-initiated logout. See docs/oidc-provider.md.
+//! RP-initiated logout and back-channel logout. See docs/oidc-provider.md.
 
 pub mod approval;
 mod approval_qr;
 mod authorize;
+pub mod backchannel;
 pub mod client_auth;
 mod discovery;
 mod endpoint;
@@ -23,6 +24,7 @@ pub mod tokens;
 mod userinfo;
 
 pub use crate::config::{ClientSettings, ProviderSettings};
+pub use backchannel::{end_device_grants, end_session_grants};
 pub use routes::configure;
 pub use service::after_eaccess_sign_in;
 
