@@ -5,6 +5,7 @@ mod helpers;
 mod invariants;
 mod process;
 
+mod backchannel_logout;
 mod bench_smoke;
 mod cli;
 mod demo_portal;
@@ -25,7 +26,9 @@ mod portal;
 mod provider;
 mod provider_app;
 mod provider_flows;
+mod provider_par;
 mod reauth_freshness;
+mod rfc_errors;
 mod small_holes;
 mod step_up;
 mod unlock;

@@ -38,6 +38,8 @@ fn client(id: &str) -> ClientSettings {
         public: false,
         audiences: vec![],
         id_token_signed_response_alg: devicelink::config::IdTokenAlg::default(),
+        backchannel_logout_uri: None,
+        require_pushed_authorization_requests: false,
     }
 }
 

@@ -43,6 +43,7 @@ pub fn run_once(conn: &mut DbConnection, now: NaiveDateTime) -> Result<Sweep, St
     // Provider requests past their lifetime, and grants a day past theirs.
     crate::provider::store::delete_expired_requests(conn, now)?;
     crate::provider::store::delete_expired_grants(conn, now)?;
+    crate::provider::par::delete_expired_pushed_requests(conn, now)?;
     Ok(Sweep {
         jtis,
         links,

@@ -43,8 +43,9 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
-    /// The outbox worker lives as long as the server.
+    /// The outbox workers live as long as the server.
     mail_worker: WorkerHandle,
+    logout_worker: crate::provider::backchannel::LogoutWorkerHandle,
 }
 
 impl Application {
@@ -122,6 +123,12 @@ impl Application {
         );
         let mail_transport = mail::build_transport(&settings.mail)?;
         let mail_worker = mail::spawn_worker(db.clone(), settings.mail.clone(), mail_transport);
+        let logout_worker = crate::provider::backchannel::spawn_worker(
+            db.clone(),
+            Arc::clone(&settings),
+            Arc::clone(&token_issuer),
+        )
+        .map_err(|e| component("the logout worker")(&e))?;
         let metrics = http::metrics::Metrics::new().map_err(|e| component("the metrics")(&e))?;
         let metrics_data = web::Data::new(metrics.clone());
         let state = web::Data::new(AppState {
@@ -162,6 +169,8 @@ impl Application {
                 .configure(crate::devices::routes::configure)
                 .configure(tokens::routes::configure)
                 .configure(crate::provider::configure)
+                // Last: what no route took is a 405 (with `Allow`) or a 404.
+                .service(http::unrouted::resource())
                 .default_service(web::to(http::not_found))
         })
         .listen(listener)?
@@ -174,6 +183,7 @@ impl Application {
             port,
             server,
             mail_worker,
+            logout_worker,
         })
     }
 
@@ -181,11 +191,12 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish and the mail
-    /// worker record the message in hand.
+    /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish and the
+    /// outbox workers record the message in hand.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.mail_worker.shutdown().await;
+        self.logout_worker.shutdown().await;
         result
     }
 }

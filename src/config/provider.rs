@@ -22,6 +22,24 @@ pub struct ProviderSettings {
     pub token_requests_per_minute_per_address: u32,
     pub key_refresh_secs: u64,
     pub clients: Vec<ClientSettings>,
+    /// Delivery of logout tokens (`[provider.backchannel_logout]`).
+    pub backchannel_logout: BackchannelLogoutSettings,
+}
+
+/// `[provider.backchannel_logout]`: the outbox worker that delivers logout tokens (OIDC
+/// Back-Channel Logout 1.0) to the portals that registered a `backchannel_logout_uri`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackchannelLogoutSettings {
+    /// Seconds a logout token is valid (`exp - iat`).
+    pub token_ttl_secs: i64,
+    /// Seconds to wait for a portal's answer.
+    pub timeout_secs: u64,
+    pub poll_interval_ms: u64,
+    pub max_attempts: i32,
+    pub backoff_base_secs: u64,
+    /// Seconds a worker holds a row while it sends (then another may take it over).
+    pub lock_secs: u64,
 }
 
 /// One registered portal (`[[provider.clients]]`).
@@ -49,10 +67,17 @@ pub struct ClientSettings {
     /// The portal APIs (`aud` values) the mobile app may exchange its token for (RFC 8693).
     #[serde(default)]
     pub audiences: Vec<String>,
+    /// Where the portal takes logout tokens (OIDC Back-Channel Logout 1.0 section 2.2):
+    /// absolute, https (http only on a loopback host), no fragment.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
     /// How this portal's ID tokens are signed (OIDC Dynamic Client Registration 2:
     /// `id_token_signed_response_alg`); RS256 when not set, as OIDC Core 15.1 expects.
     #[serde(default)]
     pub id_token_signed_response_alg: IdTokenAlg,
+    /// Authorization requests must be pushed to `/oidc/par` first (RFC 9126 section 6).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// The JWS algorithms a portal may choose for its ID tokens.
@@ -88,6 +113,7 @@ impl std::fmt::Debug for ClientSettings {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("redirect_uris", &self.redirect_uris)
             .field("public", &self.public)
+            .field("backchannel_logout_uri", &self.backchannel_logout_uri)
             .finish_non_exhaustive()
     }
 }
@@ -162,6 +188,7 @@ impl ProviderSettings {
                 "must be between 1 and 300",
             ));
         }
+        self.backchannel_logout.validate()?;
         let mut seen = std::collections::HashSet::new();
         for client in &self.clients {
             client.validate()?;
@@ -182,6 +209,11 @@ impl ProviderSettings {
 }
 
 impl ClientSettings {
+    /// Whether `/oidc/authorize` takes only pushed requests from this portal.
+    pub fn requires_par(&self) -> bool {
+        self.require_pushed_authorization_requests
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         let id = &self.client_id;
         if id.is_empty() || id.len() > 128 || !id.chars().all(|c| c.is_ascii_graphic()) {
@@ -253,6 +285,14 @@ impl ClientSettings {
                 ));
             }
         }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            check_backchannel_logout_uri(uri).map_err(|problem| {
+                invalid(
+                    "provider.clients.backchannel_logout_uri",
+                    format!("client `{id}`: `{uri}` {problem}"),
+                )
+            })?;
+        }
         for scope in &self.scopes {
             if !SUPPORTED_SCOPES.contains(&scope.as_str()) {
                 return Err(invalid(
@@ -288,5 +328,93 @@ impl ClientSettings {
                 })
                 .collect(),
         )
+    }
+}
+
+/// Back-Channel Logout 1.0 section 2.2: an absolute URL without fragment; https, or
+/// http on a loopback host (a portal on the same machine, tests).
+fn check_backchannel_logout_uri(uri: &str) -> Result<(), &'static str> {
+    let url = url::Url::parse(uri).map_err(|_| "is not an absolute URL")?;
+    if url.fragment().is_some() {
+        return Err("must not carry a fragment");
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("must name a host");
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if super::is_loopback(&url) => Ok(()),
+        "http" => Err("must be https (http only on a loopback host)"),
+        _ => Err("must be an https URL"),
+    }
+}
+
+impl BackchannelLogoutSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let checks: [(&'static str, i64, i64, i64); 5] = [
+            (
+                "provider.backchannel_logout.token_ttl_secs",
+                self.token_ttl_secs,
+                30,
+                600,
+            ),
+            (
+                "provider.backchannel_logout.timeout_secs",
+                int(self.timeout_secs),
+                1,
+                60,
+            ),
+            (
+                "provider.backchannel_logout.poll_interval_ms",
+                int(self.poll_interval_ms),
+                10,
+                60_000,
+            ),
+            (
+                "provider.backchannel_logout.max_attempts",
+                i64::from(self.max_attempts),
+                1,
+                100,
+            ),
+            (
+                "provider.backchannel_logout.backoff_base_secs",
+                int(self.backoff_base_secs),
+                1,
+                3600,
+            ),
+        ];
+        for (key, value, min, max) in checks {
+            if !(min..=max).contains(&value) {
+                return Err(invalid(key, format!("must be between {min} and {max}")));
+            }
+        }
+        // A send gives up after timeout_secs; the claim must outlast it, so that no other
+        // worker takes a row over while its token may still be on its way.
+        if self.lock_secs < 2 * self.timeout_secs || self.lock_secs > 3600 {
+            return Err(invalid(
+                "provider.backchannel_logout.lock_secs",
+                "must be at least twice timeout_secs and at most 3600",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_backchannel_logout_uri as check;
+
+    #[test]
+    fn a_backchannel_logout_uri_is_absolute_https_or_loopback_http_without_fragment() {
+        assert!(check("https://portal.example/logout?x=1").is_ok());
+        assert!(check("http://127.0.0.1:9/backchannel").is_ok());
+        assert!(check("http://[::1]:9/backchannel").is_ok());
+        assert!(check("http://localhost/backchannel").is_ok());
+        assert!(check("http://portal.example/logout").is_err());
+        assert!(check("https://portal.example/logout#frag").is_err());
+        assert!(check("/logout").is_err());
+        assert!(check("ftp://portal.example/logout").is_err());
+        assert!(check("javascript:alert(1)").is_err());
     }
 }

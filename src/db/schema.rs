@@ -51,6 +51,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     provider_codes,
     provider_refresh_tokens,
     provider_consents,
+    logout_outbox,
+    provider_pushed_requests,
 );
 
 diesel::table! {
@@ -306,6 +308,23 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        session_id_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    logout_outbox (id) {
+        id -> Text,
+        client_id -> Text,
+        subject -> Text,
+        sid -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
     }
 }
 
@@ -346,3 +365,13 @@ diesel::table! {
 diesel::joinable!(provider_grants -> accounts (account_id));
 diesel::joinable!(provider_codes -> provider_grants (grant_id));
 diesel::joinable!(provider_refresh_tokens -> provider_grants (grant_id));
+
+diesel::table! {
+    provider_pushed_requests (id_hash) {
+        id_hash -> Text,
+        client_id -> Text,
+        params -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}

@@ -11,7 +11,7 @@ use crate::db::{DbConnection, StoreError};
 use crate::http::ApiError;
 use crate::state::AppState;
 use crate::tokens::access::published_keys;
-use crate::tokens::guard::{self, ProofRequirements, invalid_token};
+use crate::tokens::guard::{self, ProofRequirements, invalid_token, no_credentials};
 use crate::tokens::{AccessClaims, AccessTokenError, JwtError};
 
 use super::store::{self, DeviceRow};
@@ -26,18 +26,19 @@ pub struct AuthorizedDevice {
 /// The token of `Authorization: DPoP <token>` (RFC 9449 section 7.1).
 fn dpop_token(req: &HttpRequest) -> Result<String, ApiError> {
     let mut values = req.headers().get_all(AUTHORIZATION);
+    // No credentials, or another scheme: a challenge without `error` (RFC 6750 section 3.1).
     let value = values
         .next()
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| invalid_token("Send the access token as `Authorization: DPoP <token>`."))?;
+        .ok_or_else(|| no_credentials("Send the access token as `Authorization: DPoP <token>`."))?;
     if values.next().is_some() {
         return Err(invalid_token("Send exactly one Authorization header."));
     }
-    let (scheme, token) = value
-        .split_once(' ')
-        .ok_or_else(|| invalid_token("Send the access token as `Authorization: DPoP <token>`."))?;
+    let value = value
+        .to_str()
+        .map_err(|_| invalid_token("The Authorization header is not readable."))?;
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("DPoP") {
-        return Err(invalid_token(
+        return Err(no_credentials(
             "This access token is bound to the device key: use the DPoP scheme with a proof, not Bearer.",
         ));
     }

@@ -432,6 +432,7 @@ async fn confirm_unlink(
     let notify = super::service::Notify {
         public_url: state.settings.server.public_url.clone(),
         ctx,
+        settings: std::sync::Arc::clone(&state.settings),
     };
     let account_id = account.id.clone();
     let now = now();

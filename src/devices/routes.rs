@@ -51,6 +51,7 @@ pub(super) fn notify(state: &AppState, ctx: RequestContext) -> Notify {
     Notify {
         public_url: state.settings.server.public_url.clone(),
         ctx,
+        settings: std::sync::Arc::clone(&state.settings),
     }
 }
 

@@ -130,6 +130,8 @@ pub fn find_unlockable(conn: &mut DbConnection, jkt: &str) -> Result<DeviceRow, 
 pub struct Notify {
     pub public_url: Url,
     pub ctx: RequestContext,
+    /// The settings (the provider's clients: whom an unlink logs out).
+    pub settings: std::sync::Arc<crate::config::Settings>,
 }
 
 /// Reserves one secret-code attempt (see [`store::reserve_attempt`]) and returns the
@@ -481,8 +483,10 @@ pub fn unlink(
         let passkeys = store::delete_passkeys(conn, device_id)?;
         store::delete_secret_code(conn, device_id)?;
         token_store::revoke_device_tokens(conn, device_id, now)?;
-        // What portals obtained through this device stops working too.
-        crate::provider::store::revoke_device_grants(conn, device_id, now)?;
+        // What portals obtained through this device stops working too; portals with a
+        // backchannel_logout_uri are sent a logout token (queued here, in the unlink's
+        // transaction).
+        crate::provider::end_device_grants(conn, &notify.settings.provider, device_id, now)?;
         audit::store::insert_event(
             conn,
             &NewAuditEvent::new(

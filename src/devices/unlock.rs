@@ -2,7 +2,6 @@
 //! assertion, the biometric unlock's options, and `POST /api/v1/device/token`
 //! (refresh, token exchange). Each answers DPoP-bound tokens (RFC 9449).
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::NaiveDateTime;
 use serde::Deserialize;
@@ -252,12 +251,7 @@ pub(super) async fn token(
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
     // At the token endpoint proof and nonce errors are 400 (RFC 9449 sections 5 and 8).
-    let as_bad_request = |mut e: ApiError| {
-        if e.status == StatusCode::UNAUTHORIZED {
-            e.status = StatusCode::BAD_REQUEST;
-        }
-        e
-    };
+    let as_bad_request = guard::at_token_endpoint;
     let proof = guard::check_request(
         &state,
         &req,

@@ -38,6 +38,7 @@ pub struct Metrics {
     /// Set at scrape time from the database.
     outbox: IntGaugeVec,
     oldest_pending_secs: prometheus::IntGauge,
+    logout_outbox: IntGaugeVec,
     lockouts: prometheus::IntGauge,
     ready: prometheus::IntGauge,
 }
@@ -80,6 +81,13 @@ impl Metrics {
             "devicelink_outbox_oldest_pending_age_seconds",
             "Age of the oldest mail not yet delivered (pending or sending); 0 when none",
         )?;
+        let logout_outbox = IntGaugeVec::new(
+            Opts::new(
+                "devicelink_logout_outbox_messages",
+                "Back-channel logout tokens in the outbox by status (shared database)",
+            ),
+            &["status"],
+        )?;
         // A gauge read from the database at each scrape, so no `_total` suffix: that is
         // for counters (Prometheus naming conventions). It only grows; use `delta()`.
         let lockouts = prometheus::IntGauge::new(
@@ -95,6 +103,7 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(outbox.clone()))?;
         registry.register(Box::new(oldest_pending_secs.clone()))?;
+        registry.register(Box::new(logout_outbox.clone()))?;
         registry.register(Box::new(lockouts.clone()))?;
         registry.register(Box::new(ready.clone()))?;
         Ok(Self {
@@ -104,6 +113,7 @@ impl Metrics {
             latency,
             outbox,
             oldest_pending_secs,
+            logout_outbox,
             lockouts,
             ready,
         })
@@ -156,6 +166,7 @@ pub async fn record(
         let route = res
             .request()
             .match_pattern()
+            .filter(|p| p != super::unrouted::PATTERN)
             .unwrap_or_else(|| "unmatched".to_owned());
         metrics.observe(
             &route,
@@ -170,6 +181,8 @@ pub async fn record(
 /// The numbers every instance reads from the shared database at scrape time.
 pub struct SharedNumbers {
     pub outbox: crate::mail::OutboxStatus,
+    /// The back-channel logout outbox (the same shape).
+    pub logout_outbox: crate::mail::OutboxStatus,
     pub lockouts: i64,
 }
 
@@ -192,6 +205,15 @@ impl Metrics {
             (chrono::Utc::now().naive_utc() - at).num_seconds().max(0)
         });
         self.oldest_pending_secs.set(age);
+        let l = &shared.logout_outbox;
+        for (status, n) in [
+            ("pending", l.pending),
+            ("sending", l.sending),
+            ("sent", l.sent),
+            ("dead", l.dead),
+        ] {
+            self.logout_outbox.with_label_values(&[status]).set(n);
+        }
         self.lockouts.set(shared.lockouts);
     }
 

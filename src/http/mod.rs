@@ -4,6 +4,7 @@ pub mod error;
 pub mod metrics;
 pub mod middleware;
 pub mod rate_limit;
+pub mod unrouted;
 
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, UrlencodedError};
@@ -24,7 +25,7 @@ pub fn is_api_path(path: &str) -> bool {
         || path.starts_with("/oauth2/")
         || matches!(
             path,
-            "/oidc/token" | "/oidc/userinfo" | "/oidc/revoke" | "/oidc/introspect"
+            "/oidc/token" | "/oidc/par" | "/oidc/userinfo" | "/oidc/revoke" | "/oidc/introspect"
         )
         || path == "/healthz"
         || path == "/readyz"

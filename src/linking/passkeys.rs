@@ -30,3 +30,49 @@ pub fn credential_id_of(passkey_json: &str) -> Option<String> {
     let bytes: &[u8] = passkey.cred_id().as_ref();
     Some(URL_SAFE_NO_PAD.encode(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
+
+    /// docs/api.md: the W3C name `clientExtensionResults` is read, as is webauthn-rs's
+    /// own `extensions`; both at once are a repeated field, which the API answers 400.
+    #[test]
+    fn extension_results_are_read_under_either_name_but_not_both() {
+        let registration = |extensions: &str| {
+            format!(
+                r#"{{"id": "AAAA", "rawId": "AAAA", "type": "public-key",
+                    "response": {{"attestationObject": "AAAA", "clientDataJSON": "AAAA"}}
+                    {extensions}}}"#
+            )
+        };
+        let assertion = |extensions: &str| {
+            format!(
+                r#"{{"id": "AAAA", "rawId": "AAAA", "type": "public-key",
+                    "response": {{"authenticatorData": "AAAA", "clientDataJSON": "AAAA",
+                                  "signature": "AAAA"}}
+                    {extensions}}}"#
+            )
+        };
+        for (extensions, is_accepted) in [
+            ("", true),
+            (r#", "clientExtensionResults": {}"#, true),
+            (r#", "extensions": {}"#, true),
+            (r#", "extensions": {}, "clientExtensionResults": {}"#, false),
+        ] {
+            let parsed =
+                serde_json::from_str::<RegisterPublicKeyCredential>(&registration(extensions));
+            assert_eq!(
+                parsed.is_ok(),
+                is_accepted,
+                "registration {extensions}: {parsed:?}"
+            );
+            let parsed = serde_json::from_str::<PublicKeyCredential>(&assertion(extensions));
+            assert_eq!(
+                parsed.is_ok(),
+                is_accepted,
+                "assertion {extensions}: {parsed:?}"
+            );
+        }
+    }
+}

@@ -24,7 +24,12 @@ fn load_shared(conn: &mut DbConnection) -> Result<SharedNumbers, StoreError> {
         .filter(audit_events::kind.eq(crate::audit::EventKind::DeviceLocked.as_str()))
         .count()
         .get_result(conn)?;
-    Ok(SharedNumbers { outbox, lockouts })
+    let logout_outbox = crate::provider::backchannel::store::count_by_status(conn)?;
+    Ok(SharedNumbers {
+        outbox,
+        logout_outbox,
+        lockouts,
+    })
 }
 
 fn is_authorized(req: &HttpRequest, token: Option<&str>) -> bool {

@@ -251,7 +251,9 @@ struct SignOutForm {
     csrf_token: String,
 }
 
-/// Ends the portal session, then the eAccess session (RP-initiated logout).
+/// Ends the portal session, and with it the portals' sign-ins made from it (each portal
+/// that registered a `backchannel_logout_uri` gets a logout token, queued in the same
+/// transaction), then the eAccess session (RP-initiated logout).
 #[post("/auth/logout")]
 async fn sign_out(
     state: web::Data<AppState>,
@@ -264,11 +266,18 @@ async fn sign_out(
     };
     let hint = session.id_token_hint.clone();
     let now = now();
+    let settings = std::sync::Arc::clone(&state.settings);
     state
         .db
         .run(move |conn| {
             conn.transaction(|conn| {
                 if store::delete_session(conn, &session.id_hash)? {
+                    crate::provider::end_session_grants(
+                        conn,
+                        &settings.provider,
+                        &session.id_hash,
+                        now,
+                    )?;
                     if let Some(account_id) = &session.account_id {
                         audit::store::insert_event(
                             conn,

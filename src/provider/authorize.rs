@@ -57,7 +57,7 @@ pub(super) async fn authorize(
             "The portal sent a request with a repeated parameter. Go back to the portal and try again.",
         )
     })?;
-    let params: AuthorizeParams =
+    let mut params: AuthorizeParams =
         serde_json::from_value(json!(map)).map_err(PageError::internal)?;
     let client = params
         .client_id
@@ -70,6 +70,26 @@ pub(super) async fn authorize(
             )
         })?
         .clone();
+    // A pushed request (RFC 9126 section 4): the parameters come from the database, used
+    // once; only `client_id` and `request_uri` travel through the browser.
+    let pushed = params.request_uri.is_some();
+    if let Some(request_uri) = params.request_uri.clone() {
+        let client_id = client.client_id.clone();
+        let now = now();
+        let stored = state
+            .db
+            .run(move |conn| {
+                super::par::take_pushed_request(conn, &request_uri, &client_id, now)
+            })
+            .await?
+            .ok_or_else(|| {
+                client_page_error(
+                    "This sign-in request has expired",
+                    "The portal's sign-in request was already used or is too old. Go back to the portal and start again.",
+                )
+            })?;
+        params = serde_json::from_value(json!(stored)).map_err(PageError::internal)?;
+    }
     // An unregistered redirect URI is never redirected to (RFC 6749 section 4.1.2.1).
     if !params
         .redirect_uri
@@ -82,7 +102,16 @@ pub(super) async fn authorize(
         ));
     }
     let now = now();
-    let validated = match rules::validate(&client, &params) {
+    let validated = match rules::validate(&client, &params).and_then(|v| {
+        if client.requires_par() && !pushed {
+            Err(rules::AuthorizeError::new(
+                "invalid_request",
+                "this portal must push its authorization requests to /oidc/par (RFC 9126)",
+            ))
+        } else {
+            Ok(v)
+        }
+    }) {
         Ok(v) => v,
         Err(e) => {
             let mut url = url::Url::parse(params.redirect_uri.as_deref().unwrap_or_default())

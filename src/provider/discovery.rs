@@ -16,11 +16,15 @@ pub(super) async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "issuer": iss,
             "authorization_endpoint": endpoint(&state, "/oidc/authorize"),
             "token_endpoint": endpoint(&state, "/oidc/token"),
+            "pushed_authorization_request_endpoint": endpoint(&state, "/oidc/par"),
+            "require_pushed_authorization_requests": false,
             "userinfo_endpoint": endpoint(&state, "/oidc/userinfo"),
             "jwks_uri": endpoint(&state, "/.well-known/jwks.json"),
             "revocation_endpoint": endpoint(&state, "/oidc/revoke"),
             "introspection_endpoint": endpoint(&state, "/oidc/introspect"),
             "end_session_endpoint": endpoint(&state, "/oidc/logout"),
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
             "scopes_supported": crate::config::SUPPORTED_SCOPES,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -32,7 +36,6 @@ pub(super) async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported":
                 crate::config::IdTokenAlg::ALL.map(crate::config::IdTokenAlg::as_str),
-            "userinfo_signing_alg_values_supported": [],
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "private_key_jwt", "none"
             ],

@@ -90,7 +90,11 @@ pub(super) fn client_page_error(title: &'static str, message: &'static str) -> P
 }
 
 fn token_endpoint_audiences(state: &AppState) -> Vec<String> {
-    vec![endpoint(state, "/oidc/token"), issuer(state)]
+    vec![
+        endpoint(state, "/oidc/token"),
+        endpoint(state, "/oidc/par"),
+        issuer(state),
+    ]
 }
 
 /// Authenticates the client of a request to token, revocation or introspection.
@@ -121,6 +125,15 @@ pub(super) fn bearer_error(description: &'static str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", description).with_header(
         WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    )
+}
+
+/// 401 for a request that sent no access token: `WWW-Authenticate` names the scheme and
+/// realm only, no `error` (RFC 6750 section 3.1).
+pub(super) fn bearer_challenge(description: &'static str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", description).with_header(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"devicelink\""),
     )
 }
 

@@ -82,7 +82,8 @@ pub(crate) async fn exchange(
         verified = state.tokens.verify(&subject, &keys, now);
     }
     let claims = verified.map_err(|e| ApiError::bad_request("invalid_grant", e.to_string()))?;
-    // The proof must come from the key the subject token is bound to.
+    // The proof must come from the key the subject token is bound to. Proof errors are
+    // 400 here, as at every token endpoint (RFC 9449 section 5, RFC 6749 section 5.2).
     guard::verify_request(
         state,
         req,
@@ -91,7 +92,8 @@ pub(crate) async fn exchange(
             ..ProofRequirements::default()
         },
     )
-    .await?;
+    .await
+    .map_err(guard::at_token_endpoint)?;
     let device_id = claims.device_id.clone();
     let device = state
         .db
@@ -154,6 +156,7 @@ pub(crate) async fn exchange(
         created_at: naive,
         expires_at: naive + Duration::seconds(ttl),
         revoked_at: None,
+        session_id_hash: None,
     };
     let stored = grant.clone();
     state

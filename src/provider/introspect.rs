@@ -101,9 +101,10 @@ pub(super) async fn introspect(
             Some((row, grant))
                 if grant.revoked_at.is_none() && grant.client_id == client.client_id =>
             {
+                // No `token_type`: RFC 7662 section 2.2 means the access token type of
+                // RFC 6749 section 5.1, which a refresh token does not have.
                 no_store(HttpResponse::Ok().json(json!({
                     "active": true,
-                    "token_type": "refresh_token",
                     "client_id": grant.client_id,
                     "sub": ptokens::subject(&grant),
                     "scope": grant.scope,
@@ -134,6 +135,37 @@ pub(super) async fn introspect(
     }
     let mut body = access.claims.clone();
     body.insert("active".into(), json!(true));
-    body.insert("token_type".into(), json!("access_token"));
+    body.insert("token_type".into(), json!(token_type(&access.claims)));
     Ok(no_store(HttpResponse::Ok().json(Value::Object(body))))
+}
+
+/// The access token's type as it is used (RFC 7662 section 2.2, RFC 6749 section 5.1):
+/// `DPoP` when it is bound to a key (`cnf.jkt`, RFC 9449 section 6), `Bearer` otherwise.
+fn token_type(claims: &serde_json::Map<String, Value>) -> &'static str {
+    let is_bound = claims
+        .get("cnf")
+        .and_then(|c| c.get("jkt"))
+        .and_then(Value::as_str)
+        .is_some_and(|jkt| !jkt.is_empty());
+    if is_bound { "DPoP" } else { "Bearer" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(value: Value) -> serde_json::Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_token_bound_to_a_key_is_dpop_and_any_other_is_bearer() {
+        assert_eq!(token_type(&claims(json!({"cnf": {"jkt": "abc"}}))), "DPoP");
+        assert_eq!(token_type(&claims(json!({"sub": "x"}))), "Bearer");
+        assert_eq!(
+            token_type(&claims(json!({"cnf": {"x5t#S256": "abc"}}))),
+            "Bearer"
+        );
+        assert_eq!(token_type(&claims(json!({"cnf": {"jkt": ""}}))), "Bearer");
+    }
 }

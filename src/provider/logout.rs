@@ -1,6 +1,7 @@
 //! `GET|POST /oidc/logout`: RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0).
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use diesel::Connection;
 use serde_json::{Value, json};
 
 use crate::http::{PageError, RequestContext};
@@ -100,10 +101,22 @@ pub(super) async fn logout(
         let sub = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
         if sub.is_some() && session.account_id == sub {
             let now = now();
+            let settings = std::sync::Arc::clone(&state.settings);
             state
                 .db
                 .run(move |conn| {
-                    if crate::web::store::delete_session(conn, &session.id_hash)? {
+                    // One transaction: the session, its portal sign-ins (with their
+                    // logout tokens, back-channel logout) and the audit event.
+                    conn.transaction(|conn| {
+                        if !crate::web::store::delete_session(conn, &session.id_hash)? {
+                            return Ok(());
+                        }
+                        super::backchannel::end_session_grants(
+                            conn,
+                            &settings.provider,
+                            &session.id_hash,
+                            now,
+                        )?;
                         if let Some(account) = &session.account_id {
                             crate::audit::store::insert_event(
                                 conn,
@@ -116,8 +129,8 @@ pub(super) async fn logout(
                                 ),
                             )?;
                         }
-                    }
-                    Ok(())
+                        Ok(())
+                    })
                 })
                 .await?;
             ended = true;

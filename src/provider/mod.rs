@@ -1,11 +1,12 @@
 //! devicelink as an OpenID Connect provider for other portals: registered clients,
 //! authorization (reusing the portal session or brokering to eAccess), consent, token
 //! (code, refresh, RFC 8693 exchange for the app), userinfo, revocation, introspection
-//! and RP-initiated logout. See docs/oidc-provider.md.
+//! RP-initiated logout and back-channel logout. See docs/oidc-provider.md.
 
 pub mod approval;
 mod approval_qr;
 mod authorize;
+pub mod backchannel;
 pub mod client_auth;
 mod discovery;
 mod endpoint;
@@ -14,6 +15,7 @@ mod flow;
 mod introspect;
 mod logout;
 pub mod pages;
+pub mod par;
 pub mod routes;
 pub mod rules;
 pub mod service;
@@ -23,6 +25,7 @@ pub mod tokens;
 mod userinfo;
 
 pub use crate::config::{ClientSettings, ProviderSettings};
+pub use backchannel::{end_device_grants, end_session_grants};
 pub use routes::configure;
 pub use service::after_eaccess_sign_in;
 
@@ -63,5 +66,7 @@ pub fn demo_client(portal_url: &url::Url) -> ClientSettings {
         public: false,
         audiences: vec![at("api")],
         id_token_signed_response_alg: crate::config::IdTokenAlg::default(),
+        backchannel_logout_uri: None,
+        require_pushed_authorization_requests: false,
     }
 }

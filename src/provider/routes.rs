@@ -5,7 +5,7 @@
 
 use actix_web::web;
 
-use super::{authorize, discovery, introspect, logout, token, userinfo};
+use super::{authorize, discovery, introspect, logout, par, token, userinfo};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::post().to(authorize::consent),
     )
     .route("/oidc/token", web::post().to(token::token))
+    .route("/oidc/par", web::post().to(par::push))
     .route("/oidc/userinfo", web::get().to(userinfo::userinfo))
     .route("/oidc/userinfo", web::post().to(userinfo::userinfo))
     .route("/oidc/revoke", web::post().to(introspect::revoke))

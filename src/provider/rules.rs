@@ -170,10 +170,17 @@ pub fn validate(
     client: &ClientSettings,
     params: &AuthorizeParams,
 ) -> Result<AuthorizeRequest, AuthorizeError> {
-    if params.request.is_some() || params.request_uri.is_some() {
+    if params.request.is_some() {
         return Err(AuthorizeError::new(
             "request_not_supported",
             "request objects are not supported",
+        ));
+    }
+    if params.request_uri.is_some() {
+        // Only a pushed request's `request_uri` is known, and it was resolved before.
+        return Err(AuthorizeError::new(
+            "request_uri_not_supported",
+            "only request_uri values from /oidc/par are supported",
         ));
     }
     if params.response_type.as_deref() != Some("code") {
@@ -388,6 +395,8 @@ mod tests {
             public,
             audiences: vec![],
             id_token_signed_response_alg: crate::config::IdTokenAlg::default(),
+            backchannel_logout_uri: None,
+            require_pushed_authorization_requests: false,
         }
     }
 

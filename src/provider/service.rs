@@ -80,6 +80,7 @@ pub fn issue_code(
             created_at: now,
             expires_at: now + Duration::seconds(settings.refresh_token_ttl_secs),
             revoked_at: None,
+            session_id_hash: request.session_id_hash.clone(),
         };
         store::insert_grant(conn, &grant)?;
         let code = random_token();

@@ -116,6 +116,9 @@ pub struct GrantRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    /// The browser session the sign-in came from (SHA-256 of its token); `None` for a
+    /// token the app exchanged. Signing out of devicelink ends these grants.
+    pub session_id_hash: Option<String>,
 }
 
 pub fn insert_grant(conn: &mut DbConnection, row: &GrantRow) -> Result<(), StoreError> {
@@ -147,21 +150,6 @@ pub fn revoke_grant(
     .set(provider_grants::revoked_at.eq(now))
     .execute(conn)?
         == 1)
-}
-
-/// Revokes every grant of sign-ins approved on `device_id` (the device was unlinked).
-pub fn revoke_device_grants(
-    conn: &mut DbConnection,
-    device_id: &str,
-    now: NaiveDateTime,
-) -> Result<usize, StoreError> {
-    Ok(diesel::update(
-        provider_grants::table
-            .filter(provider_grants::device_id.eq(device_id))
-            .filter(provider_grants::revoked_at.is_null()),
-    )
-    .set(provider_grants::revoked_at.eq(now))
-    .execute(conn)?)
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

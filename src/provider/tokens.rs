@@ -199,6 +199,28 @@ pub fn verify_access_token(
     Ok(ProviderAccess { grant_id, claims })
 }
 
+/// Signs a logout token (Back-Channel Logout 1.0 section 2.4) for `client`: `typ`
+/// `logout+jwt`, the claims of [`super::backchannel::logout_claims`]. The one place that
+/// picks the key of logout tokens: the one the client's ID tokens are signed with
+/// (section 2.4: "the same keys are used ... as are used for ID Tokens").
+pub fn logout_token(
+    tokens: &crate::tokens::TokenIssuer,
+    client: &crate::config::ClientSettings,
+    logout: &super::backchannel::Logout<'_>,
+    now: DateTime<Utc>,
+) -> Result<String, KeyError> {
+    let claims = super::backchannel::logout_claims(
+        tokens.issuer(),
+        &client.client_id,
+        logout,
+        &uuid::Uuid::new_v4().to_string(),
+        now,
+    );
+    // Signed like the portal's ID tokens: the algorithm it registered (RS256 by default).
+    IdTokenSigner::for_alg(client.id_token_signed_response_alg, tokens)?
+        .sign(super::backchannel::LOGOUT_TOKEN_TYP, &claims)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +241,7 @@ mod tests {
             created_at: t,
             expires_at: t,
             revoked_at: None,
+            session_id_hash: None,
         }
     }
 

@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 use crate::http::ApiError;
 use crate::state::AppState;
 
-use super::endpoint::{bearer_error, form_params, issuer, live_access_token, no_store};
+use super::endpoint::{
+    bearer_challenge, bearer_error, form_params, issuer, live_access_token, no_store,
+};
 use super::tokens as ptokens;
 
 pub(super) async fn userinfo(
@@ -26,8 +28,8 @@ pub(super) async fn userinfo(
         None if req.method() == actix_web::http::Method::POST => form_params(&req, &body)
             .ok()
             .and_then(|f| f.get("access_token").cloned())
-            .ok_or_else(|| bearer_error("Send the access token as a Bearer token."))?,
-        None => return Err(bearer_error("Send the access token as a Bearer token.")),
+            .ok_or_else(|| bearer_challenge("Send the access token as a Bearer token."))?,
+        None => return Err(bearer_challenge("Send the access token as a Bearer token.")),
     };
     let audience = ptokens::userinfo_audience(&issuer(&state));
     let (_, grant) = live_access_token(&state, &token, &[&audience])

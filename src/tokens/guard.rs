@@ -56,6 +56,16 @@ pub fn proof_error(state: &AppState, err: DpopError) -> ApiError {
     api
 }
 
+/// A proof error as a token endpoint answers it: 400 rather than 401 (RFC 9449 sections 5
+/// and 8, RFC 6749 section 5.2), with the same code, `reason` and headers.
+#[must_use]
+pub fn at_token_endpoint(mut e: ApiError) -> ApiError {
+    if e.status == StatusCode::UNAUTHORIZED {
+        e.status = StatusCode::BAD_REQUEST;
+    }
+    e
+}
+
 /// 401 `invalid_token` with `WWW-Authenticate: DPoP error="invalid_token"` (RFC 9449
 /// section 7.1): the access token is missing, expired, revoked, or not bound to the
 /// proof's key.
@@ -63,6 +73,16 @@ pub fn invalid_token(description: impl Into<std::borrow::Cow<'static, str>>) -> 
     ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", description).with_header(
         WWW_AUTHENTICATE,
         HeaderValue::from_static("DPoP error=\"invalid_token\", algs=\"ES256\""),
+    )
+}
+
+/// 401 for a request that sent no credentials (or used another scheme): the challenge
+/// names only the scheme, the realm and the algorithms, no `error` (RFC 6750 section
+/// 3.1, RFC 9449 section 7.1). The body keeps the device API's envelope.
+pub fn no_credentials(description: impl Into<std::borrow::Cow<'static, str>>) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", description).with_header(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("DPoP realm=\"devicelink\", algs=\"ES256\""),
     )
 }
 

@@ -208,4 +208,3 @@ pub fn rotate_signing_key(
     tracing::info!(kid = %ec.kid, rsa_kid = %rsa.kid, "rotated the token signing keys");
     Ok((ec.kid, rsa.kid))
 }
-
