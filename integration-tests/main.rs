@@ -25,6 +25,7 @@ mod mock_idp;
 mod portal;
 mod provider;
 mod provider_app;
+mod provider_dpop;
 mod provider_flows;
 mod provider_par;
 mod reauth_freshness;

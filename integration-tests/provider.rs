@@ -40,6 +40,7 @@ fn client(id: &str) -> ClientSettings {
         id_token_signed_response_alg: devicelink::config::IdTokenAlg::default(),
         backchannel_logout_uri: None,
         require_pushed_authorization_requests: false,
+        dpop_bound_access_tokens: false,
     }
 }
 

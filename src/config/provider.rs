@@ -78,6 +78,10 @@ pub struct ClientSettings {
     /// Authorization requests must be pushed to `/oidc/par` first (RFC 9126 section 6).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// The token endpoint requires a DPoP proof and every token is bound to its key
+    /// (RFC 9449 section 5.2 client metadata `dpop_bound_access_tokens`).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// The JWS algorithms a portal may choose for its ID tokens.
@@ -212,6 +216,11 @@ impl ClientSettings {
     /// Whether `/oidc/authorize` takes only pushed requests from this portal.
     pub fn requires_par(&self) -> bool {
         self.require_pushed_authorization_requests
+    }
+
+    /// Whether the token endpoint takes only DPoP-bound requests from this portal.
+    pub fn requires_dpop(&self) -> bool {
+        self.dpop_bound_access_tokens
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

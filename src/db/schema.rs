@@ -292,6 +292,7 @@ diesel::table! {
         expires_at -> Timestamp,
         unlocked_at -> Nullable<Timestamp>,
         acr_essential -> Bool,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 
@@ -309,6 +310,7 @@ diesel::table! {
         expires_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
         session_id_hash -> Nullable<Text>,
+        jkt -> Nullable<Text>,
     }
 }
 
@@ -339,6 +341,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         redeemed_at -> Nullable<Timestamp>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

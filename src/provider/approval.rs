@@ -462,6 +462,7 @@ mod tests {
             max_age: None,
             acr_values: None,
             acr_essential: false,
+            dpop_jkt: None,
             prompt: None,
             session_id_hash: None,
             status: "pending".into(),

@@ -154,6 +154,7 @@ pub(super) async fn authorize(
         approved_at: None,
         unlocked_at: None,
         acr_essential: validated.acr_essential,
+        dpop_jkt: validated.dpop_jkt.clone(),
         created_at: now,
         expires_at: now + Duration::seconds(state.settings.provider.request_ttl_secs),
     };

@@ -157,6 +157,7 @@ pub(crate) async fn exchange(
         expires_at: naive + Duration::seconds(ttl),
         revoked_at: None,
         session_id_hash: None,
+        jkt: None,
     };
     let stored = grant.clone();
     state
@@ -168,7 +169,7 @@ pub(crate) async fn exchange(
         state.tokens.issuer(),
         &grant,
         &audience,
-        Some(&ptokens::DeviceBinding {
+        ptokens::Binding::Device(&ptokens::DeviceBinding {
             device_id: &device.id,
             jkt: claims.jkt.as_str(),
             generation: device.token_generation,

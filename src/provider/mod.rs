@@ -68,5 +68,6 @@ pub fn demo_client(portal_url: &url::Url) -> ClientSettings {
         id_token_signed_response_alg: crate::config::IdTokenAlg::default(),
         backchannel_logout_uri: None,
         require_pushed_authorization_requests: false,
+        dpop_bound_access_tokens: false,
     }
 }

@@ -84,6 +84,8 @@ pub struct AuthorizeParams {
     pub claims: Option<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
+    /// The DPoP key the code is to be bound to (RFC 9449 section 10).
+    pub dpop_jkt: Option<String>,
 }
 
 /// A validated authorization request.
@@ -100,6 +102,7 @@ pub struct AuthorizeRequest {
     /// The `acr` was requested as essential (the `claims` parameter).
     pub acr_essential: bool,
     pub prompt: Vec<String>,
+    pub dpop_jkt: Option<String>,
 }
 
 /// What a `claims` request parameter (OIDC Core 5.5) asks of the ID token's `acr`.
@@ -296,6 +299,20 @@ pub fn validate(
             "the portal requires an authentication level (essential acr) that devicelink cannot provide",
         ));
     }
+    let dpop_jkt = match bounded(params.dpop_jkt.as_ref(), 64, "dpop_jkt")? {
+        None => None,
+        Some(jkt) => Some(
+            crate::tokens::Jkt::try_from(jkt.as_str())
+                .map_err(|_| {
+                    AuthorizeError::new(
+                        "invalid_request",
+                        "dpop_jkt must be the base64url SHA-256 thumbprint of a JWK (RFC 7638)",
+                    )
+                })?
+                .as_str()
+                .to_owned(),
+        ),
+    };
     Ok(AuthorizeRequest {
         client_id: client.client_id.clone(),
         redirect_uri: params.redirect_uri.clone().unwrap_or_default(),
@@ -307,6 +324,7 @@ pub fn validate(
         acr_values,
         acr_essential,
         prompt,
+        dpop_jkt,
     })
 }
 
@@ -397,6 +415,7 @@ mod tests {
             id_token_signed_response_alg: crate::config::IdTokenAlg::default(),
             backchannel_logout_uri: None,
             require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
         }
     }
 

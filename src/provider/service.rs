@@ -81,6 +81,7 @@ pub fn issue_code(
             expires_at: now + Duration::seconds(settings.refresh_token_ttl_secs),
             revoked_at: None,
             session_id_hash: request.session_id_hash.clone(),
+            jkt: None,
         };
         store::insert_grant(conn, &grant)?;
         let code = random_token();
@@ -96,6 +97,7 @@ pub fn issue_code(
                 created_at: now,
                 expires_at: now + Duration::seconds(settings.code_ttl_secs),
                 redeemed_at: None,
+                dpop_jkt: request.dpop_jkt.clone(),
             },
         )?;
         let mut event = NewAuditEvent::new(
@@ -207,6 +209,7 @@ pub fn redeem_code(
     client_id: &str,
     redirect_uri: Option<&str>,
     verifier: Option<&str>,
+    jkt: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<Result<Redeemed, InvalidGrant>, StoreError> {
     let code_hash = hash_token(code);
@@ -248,10 +251,20 @@ pub fn redeem_code(
                 )));
             }
         }
-        let (grant, account) = match live_grant_and_account(conn, &row.grant_id, now)? {
+        // RFC 9449 section 10: a request that named a key is redeemed with that key only.
+        if row.dpop_jkt.is_some() && row.dpop_jkt.as_deref() != jkt {
+            return Ok(Err(InvalidGrant(
+                "The DPoP proof is not signed with the key the authorization request named (dpop_jkt).",
+            )));
+        }
+        let (mut grant, account) = match live_grant_and_account(conn, &row.grant_id, now)? {
             Ok(found) => found,
             Err(e) => return Ok(Err(e)),
         };
+        if let Some(jkt) = jkt {
+            store::bind_grant_key(conn, &grant.id, jkt)?;
+            grant.jkt = Some(jkt.to_owned());
+        }
         let refresh_token = new_refresh(conn, &grant, 0, now)?;
         Ok(Ok(Redeemed {
             grant,
@@ -262,11 +275,19 @@ pub fn redeem_code(
     })
 }
 
+/// The DPoP key of a refresh request, and whether the client is public.
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshKey<'a> {
+    pub jkt: Option<&'a str>,
+    pub is_public: bool,
+}
+
 /// Rotates a refresh token; a spent one revokes the grant (RFC 9700 section 4.14.2).
 pub fn refresh(
     conn: &mut DbConnection,
     token: &str,
     client_id: &str,
+    key: RefreshKey<'_>,
     now: NaiveDateTime,
 ) -> Result<Result<Redeemed, InvalidGrant>, StoreError> {
     let id_hash = hash_token(token);
@@ -280,6 +301,13 @@ pub fn refresh(
         if grant.client_id != client_id {
             return Ok(Err(InvalidGrant(
                 "The refresh token was issued to another client.",
+            )));
+        }
+        // RFC 9449 section 5: a public client's refresh tokens are bound to the key its
+        // code was redeemed with.
+        if key.is_public && grant.jkt.is_some() && grant.jkt.as_deref() != key.jkt {
+            return Ok(Err(InvalidGrant(
+                "This refresh token is bound to a DPoP key: send a DPoP proof signed with it.",
             )));
         }
         if !store::spend_refresh(conn, &id_hash, now)? {

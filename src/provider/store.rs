@@ -39,6 +39,8 @@ pub struct RequestRow {
     /// Whether `acr_values` came from an essential `acr` claims request: only then does
     /// an authentication that meets none of them refuse the sign-in.
     pub acr_essential: bool,
+    /// The DPoP key the code must be redeemed with (`dpop_jkt`, RFC 9449 section 10).
+    pub dpop_jkt: Option<String>,
 }
 
 pub fn insert_request(conn: &mut DbConnection, row: &RequestRow) -> Result<(), StoreError> {
@@ -119,6 +121,21 @@ pub struct GrantRow {
     /// The browser session the sign-in came from (SHA-256 of its token); `None` for a
     /// token the app exchanged. Signing out of devicelink ends these grants.
     pub session_id_hash: Option<String>,
+    /// The DPoP key (RFC 7638 thumbprint) the sign-in's tokens are bound to, once the
+    /// code was redeemed with a proof (RFC 9449 section 5).
+    pub jkt: Option<String>,
+}
+
+/// Binds a grant's tokens to a DPoP key (RFC 9449 section 5).
+pub fn bind_grant_key(
+    conn: &mut DbConnection,
+    grant_id: &str,
+    jkt: &str,
+) -> Result<(), StoreError> {
+    diesel::update(provider_grants::table.find(grant_id))
+        .set(provider_grants::jkt.eq(jkt))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn insert_grant(conn: &mut DbConnection, row: &GrantRow) -> Result<(), StoreError> {
@@ -164,6 +181,8 @@ pub struct CodeRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub redeemed_at: Option<NaiveDateTime>,
+    /// The `dpop_jkt` of the authorization request (RFC 9449 section 10).
+    pub dpop_jkt: Option<String>,
 }
 
 pub fn insert_code(conn: &mut DbConnection, row: &CodeRow) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::http::rate_limit;
 use crate::http::{ApiError, RequestContext};
 use crate::state::AppState;
+use crate::tokens::guard::{self, ProofRequirements};
 
 use super::endpoint::{authenticated_client, form_params, issuer, no_store, now};
 use super::service::{self, InvalidGrant, Redeemed};
@@ -58,8 +59,20 @@ pub(super) async fn token(
         limits.token_requests_per_minute_per_client,
     )
     .await?;
+    // DPoP (RFC 9449 section 5): a proof binds the tokens to its key. Required of a
+    // portal registered with `dpop_bound_access_tokens`; proof errors are 400 here.
+    let jkt = if client.requires_dpop() || req.headers().contains_key("dpop") {
+        let proof = guard::verify_request(&state, &req, ProofRequirements::default())
+            .await
+            .map_err(guard::at_token_endpoint)?;
+        Some(proof.jkt.as_str().to_owned())
+    } else {
+        None
+    };
     let now = now();
     let client_id = client.client_id.clone();
+    let is_public = client.public;
+    let bound_to = jkt.clone();
     let outcome = match grant_type.as_str() {
         "authorization_code" => {
             let code = form
@@ -84,6 +97,7 @@ pub(super) async fn token(
                         &client_id,
                         redirect_uri.as_deref(),
                         verifier.as_deref(),
+                        jkt.as_deref(),
                         now,
                     )
                 })
@@ -99,7 +113,13 @@ pub(super) async fn token(
                 })?;
             state
                 .db
-                .run(move |conn| service::refresh(conn, &token, &client_id, now))
+                .run(move |conn| {
+                    let key = service::RefreshKey {
+                        jkt: jkt.as_deref(),
+                        is_public,
+                    };
+                    service::refresh(conn, &token, &client_id, key, now)
+                })
                 .await?
         }
         "" => {
@@ -116,10 +136,16 @@ pub(super) async fn token(
         }
     };
     let redeemed = outcome.map_err(invalid_grant)?;
-    token_response(&state, &redeemed).map(no_store)
+    token_response(&state, &redeemed, bound_to.as_deref()).map(no_store)
 }
 
-fn token_response(state: &AppState, redeemed: &Redeemed) -> Result<HttpResponse, ApiError> {
+/// The token response; with `jkt` the access token is DPoP-bound (`cnf.jkt`,
+/// `token_type: DPoP`, RFC 9449 section 5 and 6).
+fn token_response(
+    state: &AppState,
+    redeemed: &Redeemed,
+    jkt: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
     let iss = issuer(state);
     let settings = &state.settings.provider;
     let key = state.tokens.signing_key();
@@ -146,14 +172,14 @@ fn token_response(state: &AppState, redeemed: &Redeemed) -> Result<HttpResponse,
         &iss,
         &redeemed.grant,
         &ptokens::userinfo_audience(&iss),
-        None,
+        jkt.map_or(ptokens::Binding::None, ptokens::Binding::Dpop),
         settings.access_token_ttl_secs,
         now,
     )
     .map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(json!({
         "access_token": access_token,
-        "token_type": "Bearer",
+        "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
         "expires_in": settings.access_token_ttl_secs,
         "id_token": id_token,
         "refresh_token": redeemed.refresh_token,

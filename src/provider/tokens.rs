@@ -116,6 +116,17 @@ pub fn userinfo_audience(issuer: &str) -> String {
     format!("{issuer}/oidc/userinfo")
 }
 
+/// What an access token is bound to (RFC 9449 `cnf.jkt`).
+#[derive(Clone, Copy)]
+pub enum Binding<'a> {
+    /// A bearer token.
+    None,
+    /// The app's device key (token exchange), with the device and its generation.
+    Device(&'a DeviceBinding<'a>),
+    /// The DPoP key of a portal's token request.
+    Dpop(&'a str),
+}
+
 /// A device binding for exchanged tokens (RFC 9449 `cnf.jkt`).
 pub struct DeviceBinding<'a> {
     pub device_id: &'a str,
@@ -130,7 +141,7 @@ pub fn access_token(
     issuer: &str,
     grant: &GrantRow,
     audience: &str,
-    binding: Option<&DeviceBinding<'_>>,
+    binding: Binding<'_>,
     ttl_secs: i64,
     now: DateTime<Utc>,
 ) -> Result<String, KeyError> {
@@ -149,10 +160,18 @@ pub fn access_token(
         "exp": iat + ttl_secs,
         "jti": uuid::Uuid::new_v4().to_string(),
     });
-    if let (Some(b), Some(map)) = (binding, claims.as_object_mut()) {
-        map.insert("cnf".into(), json!({"jkt": b.jkt}));
-        map.insert("device_id".into(), json!(b.device_id));
-        map.insert("gen".into(), json!(b.generation));
+    if let Some(map) = claims.as_object_mut() {
+        match binding {
+            Binding::None => {}
+            Binding::Device(b) => {
+                map.insert("cnf".into(), json!({"jkt": b.jkt}));
+                map.insert("device_id".into(), json!(b.device_id));
+                map.insert("gen".into(), json!(b.generation));
+            }
+            Binding::Dpop(jkt) => {
+                map.insert("cnf".into(), json!({ "jkt": jkt }));
+            }
+        }
     }
     key.sign_jwt(ACCESS_TOKEN_TYP, &Map::new(), &claims)
 }
@@ -242,6 +261,7 @@ mod tests {
             expires_at: t,
             revoked_at: None,
             session_id_hash: None,
+            jkt: None,
         }
     }
 
@@ -254,7 +274,7 @@ mod tests {
             "https://dl",
             &grant(),
             "https://dl/oidc/userinfo",
-            None,
+            Binding::None,
             60,
             now,
         )

@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 
 use crate::http::ApiError;
 use crate::state::AppState;
+use crate::tokens::Jkt;
+use crate::tokens::guard::{self, ProofRequirements};
 
 use super::endpoint::{
     bearer_challenge, bearer_error, form_params, issuer, live_access_token, no_store,
@@ -16,13 +18,18 @@ pub(super) async fn userinfo(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let header = req
+    let authorization = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned());
+        .map(|(scheme, t)| (scheme.to_ascii_lowercase(), t.trim().to_owned()));
+    let is_dpop = authorization
+        .as_ref()
+        .is_some_and(|(scheme, _)| scheme == "dpop");
+    let header = authorization
+        .filter(|(scheme, _)| scheme == "bearer" || scheme == "dpop")
+        .map(|(_, t)| t);
     let token = match header {
         Some(t) => t,
         None if req.method() == actix_web::http::Method::POST => form_params(&req, &body)
@@ -32,11 +39,45 @@ pub(super) async fn userinfo(
         None => return Err(bearer_challenge("Send the access token as a Bearer token.")),
     };
     let audience = ptokens::userinfo_audience(&issuer(&state));
-    let (_, grant) = live_access_token(&state, &token, &[&audience])
+    let (access, grant) = live_access_token(&state, &token, &[&audience])
         .await?
         .ok_or_else(|| {
             bearer_error("The access token is not valid, has expired or was revoked.")
         })?;
+    // RFC 9449 section 7: a bound token comes with the DPoP scheme and a proof by its
+    // key over this request and this token (`ath`); never as a bearer token.
+    let bound = access
+        .claims
+        .get("cnf")
+        .and_then(|c| c.get("jkt"))
+        .and_then(Value::as_str)
+        .and_then(|j| Jkt::try_from(j).ok());
+    match (bound, is_dpop) {
+        (Some(jkt), true) => {
+            guard::verify_request(
+                &state,
+                &req,
+                ProofRequirements {
+                    access_token: Some(&token),
+                    expected_jkt: Some(&jkt),
+                    at_resource: true,
+                    ..ProofRequirements::default()
+                },
+            )
+            .await?;
+        }
+        (Some(_), false) => {
+            return Err(guard::invalid_token(
+                "This access token is bound to a DPoP key: send it with the DPoP scheme and a proof.",
+            ));
+        }
+        (None, true) => {
+            return Err(bearer_error(
+                "This access token is a bearer token: send it with the Bearer scheme.",
+            ));
+        }
+        (None, false) => {}
+    }
     let account_id = grant.account_id.clone();
     let account = state
         .db

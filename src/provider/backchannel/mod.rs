@@ -156,6 +156,7 @@ mod tests {
             expires_at: t,
             revoked_at: None,
             session_id_hash: session.map(str::to_owned),
+            jkt: None,
         }
     }
 
