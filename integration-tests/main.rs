@@ -26,6 +26,7 @@ mod portal;
 mod provider;
 mod provider_app;
 mod provider_dpop;
+mod provider_fapi2;
 mod provider_flows;
 mod provider_par;
 mod reauth_freshness;

@@ -23,7 +23,7 @@ pub(crate) const CLIENT_ID: &str = "portal";
 pub(crate) const CLIENT_SECRET: &str = "portal-secret-0123456789";
 pub(crate) const REDIRECT_URI: &str = "http://127.0.0.1:9/portal/callback";
 pub(crate) const PUBLIC_ID: &str = "spa";
-const JWT_CLIENT_ID: &str = "jwt-portal";
+pub(crate) const JWT_CLIENT_ID: &str = "jwt-portal";
 pub(crate) const API: &str = "https://api.portal.example";
 
 fn client(id: &str) -> ClientSettings {
@@ -41,11 +41,12 @@ fn client(id: &str) -> ClientSettings {
         backchannel_logout_uri: None,
         require_pushed_authorization_requests: false,
         dpop_bound_access_tokens: false,
+        fapi2: false,
     }
 }
 
 /// The assertion key of the `private_key_jwt` client (one per test binary).
-fn assertion_key() -> &'static SigningKey {
+pub(crate) fn assertion_key() -> &'static SigningKey {
     static KEY: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
     KEY.get_or_init(|| SigningKey::generate().unwrap())
 }

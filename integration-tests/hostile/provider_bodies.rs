@@ -69,6 +69,7 @@ async fn the_provider_endpoints_answer_hostile_bodies_with_an_rfc_6749_error(bac
             backchannel_logout_uri: None,
             require_pushed_authorization_requests: false,
             dpop_bound_access_tokens: false,
+            fapi2: false,
         }];
     })
     .await

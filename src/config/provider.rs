@@ -43,6 +43,10 @@ pub struct BackchannelLogoutSettings {
 }
 
 /// One registered portal (`[[provider.clients]]`).
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "each flag is one registered client metadata value (RFC 7591, RFC 9126, RFC 9449), read from the configuration"
+)]
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSettings {
@@ -82,7 +86,14 @@ pub struct ClientSettings {
     /// (RFC 9449 section 5.2 client metadata `dpop_bound_access_tokens`).
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// The FAPI 2.0 Security Profile (docs/oidc-provider.md "FAPI 2.0"): PAR, PKCE S256,
+    /// `private_key_jwt`, DPoP-bound tokens, codes valid 60 s at most, https redirects.
+    #[serde(default)]
+    pub fapi2: bool,
 }
+
+/// FAPI 2.0 Security Profile 5.3.2.1: authorization codes live 60 seconds at most.
+pub const FAPI2_MAX_CODE_TTL_SECS: i64 = 60;
 
 /// The JWS algorithms a portal may choose for its ID tokens.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -215,12 +226,26 @@ impl ProviderSettings {
 impl ClientSettings {
     /// Whether `/oidc/authorize` takes only pushed requests from this portal.
     pub fn requires_par(&self) -> bool {
-        self.require_pushed_authorization_requests
+        self.require_pushed_authorization_requests || self.fapi2
     }
 
     /// Whether the token endpoint takes only DPoP-bound requests from this portal.
     pub fn requires_dpop(&self) -> bool {
-        self.dpop_bound_access_tokens
+        self.dpop_bound_access_tokens || self.fapi2
+    }
+
+    /// Whether every authorization request must carry PKCE S256.
+    pub fn requires_pkce(&self) -> bool {
+        self.public || self.fapi2
+    }
+
+    /// How long this portal's authorization codes live, given the configured lifetime.
+    pub fn code_ttl_secs(&self, configured: i64) -> i64 {
+        if self.fapi2 {
+            configured.min(FAPI2_MAX_CODE_TTL_SECS)
+        } else {
+            configured
+        }
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -268,6 +293,30 @@ impl ClientSettings {
                     "provider.clients.secret",
                     format!("client `{id}`: set exactly one of secret or jwks (or public = true)"),
                 ));
+            }
+        }
+        if self.fapi2 && (self.public || self.jwks.is_none()) {
+            return Err(invalid(
+                "provider.clients.fapi2",
+                format!(
+                    "client `{id}`: the FAPI 2.0 profile requires private_key_jwt: register its jwks, no secret (FAPI 2.0 Security Profile 5.3.2.1)"
+                ),
+            ));
+        }
+        if self.fapi2 {
+            for uri in &self.redirect_uris {
+                let loopback = url::Url::parse(uri).ok().is_some_and(|u| {
+                    u.scheme() == "http"
+                        && matches!(u.host_str(), Some("127.0.0.1" | "[::1]" | "localhost"))
+                });
+                if !uri.starts_with("https://") && !loopback {
+                    return Err(invalid(
+                        "provider.clients.redirect_uris",
+                        format!(
+                            "client `{id}`: the FAPI 2.0 profile requires https redirect URIs (http only on a loopback host): `{uri}`"
+                        ),
+                    ));
+                }
             }
         }
         if self.redirect_uris.is_empty() {
@@ -425,5 +474,63 @@ mod tests {
         assert!(check("/logout").is_err());
         assert!(check("ftp://portal.example/logout").is_err());
         assert!(check("javascript:alert(1)").is_err());
+    }
+}
+
+#[cfg(test)]
+mod fapi2_tests {
+    use super::*;
+
+    fn client() -> ClientSettings {
+        ClientSettings {
+            client_id: "fapi".into(),
+            name: "FAPI portal".into(),
+            secret: None,
+            jwks: Some(
+                r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k"}]}"#.into(),
+            ),
+            redirect_uris: vec!["https://portal.example/cb".into()],
+            post_logout_redirect_uris: vec![],
+            scopes: vec![],
+            public: false,
+            audiences: vec![],
+            backchannel_logout_uri: None,
+            id_token_signed_response_alg: IdTokenAlg::default(),
+            require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
+            fapi2: true,
+        }
+    }
+
+    #[test]
+    fn the_fapi2_profile_implies_par_dpop_pkce_and_a_short_code() {
+        let c = client();
+        assert!(c.validate().is_ok());
+        assert!(c.requires_par() && c.requires_dpop() && c.requires_pkce());
+        assert_eq!(c.code_ttl_secs(300), 60);
+        assert_eq!(c.code_ttl_secs(30), 30);
+        let plain = ClientSettings { fapi2: false, ..c };
+        assert!(!plain.requires_par() && !plain.requires_dpop() && !plain.requires_pkce());
+        assert_eq!(plain.code_ttl_secs(300), 300);
+    }
+
+    #[test]
+    fn the_fapi2_profile_refuses_secrets_public_clients_and_plain_http() {
+        let mut secret = client();
+        secret.jwks = None;
+        secret.secret = Some("0123456789abcdef0123".into());
+        assert!(
+            secret
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("private_key_jwt")
+        );
+        let mut http = client();
+        http.redirect_uris = vec!["http://portal.example/cb".into()];
+        assert!(http.validate().unwrap_err().to_string().contains("https"));
+        let mut loopback = client();
+        loopback.redirect_uris = vec!["http://127.0.0.1:9/cb".into()];
+        assert!(loopback.validate().is_ok());
     }
 }

@@ -125,7 +125,9 @@ pub struct AssertionJti {
 }
 
 /// Authenticates the presented client against the registered ones. For
-/// `private_key_jwt` the caller records the returned `jti` (single use).
+/// `private_key_jwt` the caller records the returned `jti` (single use). `audiences`
+/// lists the issuer first: it is the only `aud` a FAPI 2.0 portal's assertion may carry
+/// (FAPI 2.0 Security Profile 5.3.2.1), the other entries are accepted from the rest.
 pub fn authenticate<'a>(
     settings: &'a ProviderSettings,
     presented: &Presented,
@@ -191,6 +193,11 @@ fn verify_assertion<'a>(
     }
     let client = settings.client(iss).ok_or("unknown client")?;
     let keys = client.public_keys().ok_or("client has no jwks")?;
+    let audiences = if client.fapi2 {
+        &audiences[..audiences.len().min(1)]
+    } else {
+        audiences
+    };
     let mut validation = Validation::new(header.alg);
     validation.set_audience(audiences);
     validation.set_issuer(&[iss]);

@@ -90,10 +90,12 @@ pub(super) fn client_page_error(title: &'static str, message: &'static str) -> P
 }
 
 fn token_endpoint_audiences(state: &AppState) -> Vec<String> {
+    // The issuer first: a FAPI 2.0 portal's assertions may name it alone
+    // (`client_auth::authenticate`).
     vec![
+        issuer(state),
         endpoint(state, "/oidc/token"),
         endpoint(state, "/oidc/par"),
-        issuer(state),
     ]
 }
 

@@ -69,5 +69,6 @@ pub fn demo_client(portal_url: &url::Url) -> ClientSettings {
         backchannel_logout_uri: None,
         require_pushed_authorization_requests: false,
         dpop_bound_access_tokens: false,
+        fapi2: false,
     }
 }

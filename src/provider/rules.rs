@@ -226,10 +226,10 @@ pub fn validate(
     }
     let code_challenge = bounded(params.code_challenge.as_ref(), 128, "code_challenge")?;
     match (&code_challenge, params.code_challenge_method.as_deref()) {
-        (None, _) if client.public => {
+        (None, _) if client.requires_pkce() => {
             return Err(AuthorizeError::new(
                 "invalid_request",
-                "PKCE is required for public clients: send code_challenge with code_challenge_method=S256",
+                "PKCE is required for this portal (a public client, or the FAPI 2.0 profile): send code_challenge with code_challenge_method=S256",
             ));
         }
         (Some(c), Some("S256")) => {
@@ -416,6 +416,7 @@ mod tests {
             backchannel_logout_uri: None,
             require_pushed_authorization_requests: false,
             dpop_bound_access_tokens: false,
+            fapi2: false,
         }
     }
 

@@ -95,7 +95,11 @@ pub fn issue_code(
                 nonce: request.nonce.clone(),
                 code_challenge: request.code_challenge.clone(),
                 created_at: now,
-                expires_at: now + Duration::seconds(settings.code_ttl_secs),
+                expires_at: now
+                    + Duration::seconds(settings.client(&request.client_id).map_or(
+                        settings.code_ttl_secs,
+                        |c| c.code_ttl_secs(settings.code_ttl_secs),
+                    )),
                 redeemed_at: None,
                 dpop_jkt: request.dpop_jkt.clone(),
             },
