@@ -144,8 +144,12 @@ export async function startSignIn(step, page) {
   });
 }
 
-/** On the mock login form: choose identity and product, continue, then complete the product step. */
-export async function loginAtMock(step, page, identity, product) {
+/**
+ * On the mock login form: choose identity and product, continue, then complete the product step.
+ * `backAt` says where approving leads (by default the portal under test); a test with its own
+ * devicelink instance passes its own.
+ */
+export async function loginAtMock(step, page, identity, product, backAt = onOrigin(PORTAL)) {
   await step(`choose ${identity} with ${product}`, async () => {
     await page.locator(`input[name="identity"][value="${identity}"]`).check();
     await page.locator(`input[name="product"][value="${product}"]`).check();
@@ -164,7 +168,7 @@ export async function loginAtMock(step, page, identity, product) {
       await page.locator('input[name="pin"]').fill('123456');
     }
     await page.locator('button[name="action"][value="approve"]').click();
-    await page.waitForURL(onOrigin(PORTAL), { waitUntil: 'load' }).catch((err) => {
+    await page.waitForURL(backAt, { waitUntil: 'load' }).catch((err) => {
       throw new Error(`approving did not lead back to the portal: ${err.message.split('\n')[0]}`);
     });
   });

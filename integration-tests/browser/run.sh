@@ -25,7 +25,7 @@ if [[ ! -x "$CHROMIUM" ]]; then
 fi
 log "$("$CHROMIUM" --version 2>/dev/null | head -n1)"
 
-# 2. playwright-core from the lock file (it downloads nothing at install time).
+# 2. playwright-core, openid-client and jose from the lock file (nothing downloads a browser).
 (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 
 # 3. The devicelink binary.
@@ -107,13 +107,14 @@ log "server ready after $((SECONDS - started))s"
 # order: portal.test.mjs expects marie not yet registered, link.test.mjs and manage.test.mjs
 # cope either way. (Given several files at once, node sorts them by name.) DEVICELINK_BIN is
 # the binary whose `device link` plays the phones in link.test.mjs and manage.test.mjs.
+# rp-library.test.mjs starts a devicelink of its own (ports 8280/8281) with its own portals.
 # BROWSER_TEST_FILES picks files.
 cd "$HERE"
 export PORTAL_URL MOCK_IDP_URL CHROMIUM_PATH="$CHROMIUM"
 DEVICELINK_BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 export DEVICELINK_BIN
 failed=0
-for file in ${BROWSER_TEST_FILES:-portal.test.mjs link.test.mjs manage.test.mjs provider.test.mjs}; do
+for file in ${BROWSER_TEST_FILES:-portal.test.mjs link.test.mjs manage.test.mjs provider.test.mjs rp-library.test.mjs}; do
   log "running $file"
   node --test --test-concurrency=1 "$@" "$file" || failed=1
 done
