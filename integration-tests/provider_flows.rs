@@ -16,6 +16,7 @@ provider_tests!(
     prompt_login_sends_the_citizen_to_eaccess_again,
     prompt_none_answers_consent_required_until_the_citizen_consented,
     a_public_client_signs_in_with_pkce_and_no_secret,
+    the_claims_parameter_adds_user_claims_beyond_the_scopes,
 );
 
 macro_rules! per_backend {
@@ -305,4 +306,43 @@ async fn a_wrong_secret_flood_does_not_use_up_the_clients_budget(backend: Backen
         assert_eq!(res.status(), 400);
     }
     assert_rate_limited(redeem(&app, "no-such-code").await).await;
+}
+
+/// OIDC Core 5.5: claims asked for one by one are given at the target named, whatever
+/// the scopes (here only `openid`).
+async fn the_claims_parameter_adds_user_claims_beyond_the_scopes(app: TestApp) {
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    let mut url = url::Url::parse(&app.url("/oidc/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", CLIENT_ID)
+        .append_pair("redirect_uri", REDIRECT_URI)
+        .append_pair("scope", "openid")
+        .append_pair("state", "st-claims")
+        .append_pair("nonce", "n-claims")
+        .append_pair(
+            "claims",
+            r#"{"userinfo":{"email":{"essential":true}},"id_token":{"given_name":null,"auth_time":{"essential":true}}}"#,
+        );
+    let back = until_redirect(&app, &app.client, url.as_str()).await;
+    let code = query(&back, "code").expect("a code");
+    let tokens: Value = redeem(&app, &code).await.json().await.unwrap();
+    let id_token = claims_of(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id_token["given_name"], "Marie");
+    assert!(id_token["auth_time"].is_i64());
+    assert!(id_token.get("email").is_none() && id_token.get("family_name").is_none());
+    let info: Value = http_client()
+        .get(app.url("/oidc/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["email"], "marie@example.lu");
+    assert!(
+        info.get("given_name").is_none(),
+        "given_name was asked for the ID token only"
+    );
 }

@@ -293,6 +293,7 @@ diesel::table! {
         unlocked_at -> Nullable<Timestamp>,
         acr_essential -> Bool,
         dpop_jkt -> Nullable<Text>,
+        claims -> Nullable<Text>,
     }
 }
 
@@ -311,6 +312,7 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
         session_id_hash -> Nullable<Text>,
         jkt -> Nullable<Text>,
+        claims -> Nullable<Text>,
     }
 }
 

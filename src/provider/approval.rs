@@ -463,6 +463,7 @@ mod tests {
             acr_values: None,
             acr_essential: false,
             dpop_jkt: None,
+            claims: None,
             prompt: None,
             session_id_hash: None,
             status: "pending".into(),

@@ -155,6 +155,7 @@ pub(super) async fn authorize(
         unlocked_at: None,
         acr_essential: validated.acr_essential,
         dpop_jkt: validated.dpop_jkt.clone(),
+        claims: validated.claims.to_stored(),
         created_at: now,
         expires_at: now + Duration::seconds(state.settings.provider.request_ttl_secs),
     };

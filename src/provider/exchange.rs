@@ -158,6 +158,7 @@ pub(crate) async fn exchange(
         revoked_at: None,
         session_id_hash: None,
         jkt: None,
+        claims: None,
     };
     let stored = grant.clone();
     state

@@ -7,6 +7,7 @@ pub mod approval;
 mod approval_qr;
 mod authorize;
 pub mod backchannel;
+pub mod claims_request;
 pub mod client_auth;
 mod discovery;
 mod endpoint;

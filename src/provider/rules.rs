@@ -103,53 +103,11 @@ pub struct AuthorizeRequest {
     pub acr_essential: bool,
     pub prompt: Vec<String>,
     pub dpop_jkt: Option<String>,
+    /// The user claims the `claims` parameter asks for.
+    pub claims: RequestedClaims,
 }
 
-/// What a `claims` request parameter (OIDC Core 5.5) asks of the ID token's `acr`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AcrClaimRequest {
-    pub values: Vec<String>,
-    pub essential: bool,
-}
-
-/// Reads the `claims` parameter: a JSON object whose members `id_token` and `userinfo`
-/// are objects (OIDC Core 5.5). Returns the `acr` request of `id_token`, if any.
-/// `auth_time` is always in devicelink's ID tokens and the user claims follow the
-/// scopes, so every other request is met as it is.
-pub fn claims_acr(claims: &str) -> Result<Option<AcrClaimRequest>, AuthorizeError> {
-    let bad = || AuthorizeError::new("invalid_request", "the claims parameter is not valid JSON");
-    let parsed: serde_json::Value = serde_json::from_str(claims).map_err(|_| bad())?;
-    let object = parsed.as_object().ok_or_else(bad)?;
-    for member in ["id_token", "userinfo"] {
-        if object.get(member).is_some_and(|m| !m.is_object()) {
-            return Err(bad());
-        }
-    }
-    let Some(acr) = object.get("id_token").and_then(|t| t.get("acr")) else {
-        return Ok(None);
-    };
-    if acr.is_null() {
-        return Ok(Some(AcrClaimRequest {
-            values: Vec::new(),
-            essential: false,
-        }));
-    }
-    let acr = acr.as_object().ok_or_else(bad)?;
-    let mut values: Vec<String> = Vec::new();
-    if let Some(value) = acr.get("value") {
-        values.push(value.as_str().ok_or_else(bad)?.to_owned());
-    }
-    if let Some(list) = acr.get("values") {
-        for value in list.as_array().ok_or_else(bad)? {
-            values.push(value.as_str().ok_or_else(bad)?.to_owned());
-        }
-    }
-    let essential = match acr.get("essential") {
-        None => false,
-        Some(flag) => flag.as_bool().ok_or_else(bad)?,
-    };
-    Ok(Some(AcrClaimRequest { values, essential }))
-}
+pub use super::claims_request::{AcrClaimRequest, RequestedClaims, USER_CLAIMS, claims_acr};
 
 fn bounded(
     value: Option<&String>,
@@ -282,7 +240,9 @@ pub fn validate(
         .map(str::to_owned)
         .collect();
     let mut acr_essential = false;
+    let mut requested = RequestedClaims::default();
     if let Some(claims) = bounded(params.claims.as_ref(), 2048, "claims")? {
+        requested = RequestedClaims::from_parameter(&claims);
         // An `acr` claims request takes the place of `acr_values` (OIDC Core 5.5.1.1).
         if let Some(acr) = claims_acr(&claims)? {
             acr_values = acr.values;
@@ -325,6 +285,7 @@ pub fn validate(
         acr_essential,
         prompt,
         dpop_jkt,
+        claims: requested,
     })
 }
 

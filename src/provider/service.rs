@@ -82,6 +82,7 @@ pub fn issue_code(
             revoked_at: None,
             session_id_hash: request.session_id_hash.clone(),
             jkt: None,
+            claims: request.claims.clone(),
         };
         store::insert_grant(conn, &grant)?;
         let code = random_token();

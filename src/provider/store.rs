@@ -41,6 +41,8 @@ pub struct RequestRow {
     pub acr_essential: bool,
     /// The DPoP key the code must be redeemed with (`dpop_jkt`, RFC 9449 section 10).
     pub dpop_jkt: Option<String>,
+    /// The user claims asked for with the `claims` parameter, JSON.
+    pub claims: Option<String>,
 }
 
 pub fn insert_request(conn: &mut DbConnection, row: &RequestRow) -> Result<(), StoreError> {
@@ -124,6 +126,9 @@ pub struct GrantRow {
     /// The DPoP key (RFC 7638 thumbprint) the sign-in's tokens are bound to, once the
     /// code was redeemed with a proof (RFC 9449 section 5).
     pub jkt: Option<String>,
+    /// The user claims asked for with the `claims` parameter, JSON (see
+    /// `rules::RequestedClaims`).
+    pub claims: Option<String>,
 }
 
 /// Binds a grant's tokens to a DPoP key (RFC 9449 section 5).

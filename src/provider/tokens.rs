@@ -33,15 +33,42 @@ fn has_scope(grant: &GrantRow, scope: &str) -> bool {
     grant.scope.split(' ').any(|s| s == scope)
 }
 
-/// The profile and email claims the grant's scopes allow (OIDC Core section 5.4).
-pub fn user_claims(grant: &GrantRow, account: &Account, claims: &mut Map<String, Value>) {
-    if has_scope(grant, "profile") {
+/// Where user claims go: the ID token or the userinfo response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimsTarget {
+    IdToken,
+    Userinfo,
+}
+
+/// The profile and email claims the grant's scopes allow (OIDC Core section 5.4), plus
+/// those the `claims` parameter asked for at `target` (section 5.5).
+pub fn user_claims(
+    grant: &GrantRow,
+    account: &Account,
+    target: ClaimsTarget,
+    claims: &mut Map<String, Value>,
+) {
+    let requested = super::rules::RequestedClaims::from_stored(grant.claims.as_deref());
+    let asked = match target {
+        ClaimsTarget::IdToken => requested.id_token,
+        ClaimsTarget::Userinfo => requested.userinfo,
+    };
+    let profile = has_scope(grant, "profile");
+    let email = has_scope(grant, "email");
+    let wanted = |name: &str, by_scope: bool| by_scope || asked.iter().any(|a| a == name);
+    if wanted("name", profile) {
         claims.insert("name".into(), json!(account.display_name()));
+    }
+    if wanted("given_name", profile) {
         claims.insert("given_name".into(), json!(account.given_name));
+    }
+    if wanted("family_name", profile) {
         claims.insert("family_name".into(), json!(account.family_name));
     }
-    if has_scope(grant, "email") {
+    if wanted("email", email) {
         claims.insert("email".into(), json!(account.email));
+    }
+    if wanted("email_verified", email) {
         // The address was confirmed by the citizen at registration, not by a mail loop.
         claims.insert("email_verified".into(), json!(false));
     }
@@ -107,7 +134,7 @@ pub fn id_token(
     if let Some(nonce) = input.nonce {
         claims.insert("nonce".into(), json!(nonce));
     }
-    user_claims(grant, input.account, &mut claims);
+    user_claims(grant, input.account, ClaimsTarget::IdToken, &mut claims);
     signer.sign(ID_TOKEN_TYP, &Value::Object(claims))
 }
 
@@ -262,6 +289,7 @@ mod tests {
             revoked_at: None,
             session_id_hash: None,
             jkt: None,
+            claims: None,
         }
     }
 

@@ -86,6 +86,11 @@ pub(super) async fn userinfo(
         .ok_or_else(|| bearer_error("The account no longer exists."))?;
     let mut claims = serde_json::Map::new();
     claims.insert("sub".into(), json!(ptokens::subject(&grant)));
-    ptokens::user_claims(&grant, &account, &mut claims);
+    ptokens::user_claims(
+        &grant,
+        &account,
+        ptokens::ClaimsTarget::Userinfo,
+        &mut claims,
+    );
     Ok(no_store(HttpResponse::Ok().json(Value::Object(claims))))
 }

@@ -157,6 +157,7 @@ mod tests {
             revoked_at: None,
             session_id_hash: session.map(str::to_owned),
             jkt: None,
+            claims: None,
         }
     }
 
