@@ -78,15 +78,16 @@ pub(crate) async fn spawn_with(
 }
 
 /// Declares each listed async test body `fn(TestApp)` once per backend, on the
-/// provider's test app ([`spawn`]): `sqlite::<name>` and `postgres::<name>`.
+/// provider's test app ([`spawn`], or the given `spawn: path` function of the same
+/// shape): `sqlite::<name>` and `postgres::<name>`.
 #[macro_export]
 macro_rules! provider_tests {
-    ($($name:ident),* $(,)?) => {
+    (spawn: $spawn:path; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let app = $crate::provider::spawn($crate::helpers::Backend::Sqlite).await.unwrap();
+                    let app = $spawn($crate::helpers::Backend::Sqlite).await.unwrap();
                     super::$name(app).await;
                 }
             )*
@@ -95,12 +96,15 @@ macro_rules! provider_tests {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    if let Some(app) = $crate::provider::spawn($crate::helpers::Backend::Postgres).await {
+                    if let Some(app) = $spawn($crate::helpers::Backend::Postgres).await {
                         super::$name(app).await;
                     }
                 }
             )*
         }
+    };
+    ($($name:ident),* $(,)?) => {
+        $crate::provider_tests!(spawn: $crate::provider::spawn; $($name),*);
     };
 }
 

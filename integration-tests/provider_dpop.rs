@@ -15,26 +15,8 @@ use crate::provider::{
 const DPOP_ID: &str = "dpop-portal";
 const DPOP_SECRET: &str = "dpop-portal-secret-0123";
 
-macro_rules! dpop_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test]
-            async fn $name() {
-                let app = super::spawn(crate::helpers::Backend::Sqlite).await.unwrap();
-                super::$name(app).await;
-            }
-        )* }
-        mod postgres { $(
-            #[tokio::test]
-            async fn $name() {
-                if let Some(app) = super::spawn(crate::helpers::Backend::Postgres).await {
-                    super::$name(app).await;
-                }
-            }
-        )* }
-    };
-}
-dpop_tests!(
+crate::provider_tests!(
+    spawn: super::spawn;
     a_proof_at_the_token_endpoint_binds_the_tokens_and_userinfo_wants_the_key,
     dpop_jkt_at_authorize_pins_the_key_of_the_code,
     a_public_clients_refresh_token_is_bound_to_its_key,

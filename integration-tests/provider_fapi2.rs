@@ -14,26 +14,8 @@ const FAPI_ID: &str = "fapi-portal";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-macro_rules! fapi_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test]
-            async fn $name() {
-                let app = super::spawn(crate::helpers::Backend::Sqlite).await.unwrap();
-                super::$name(app).await;
-            }
-        )* }
-        mod postgres { $(
-            #[tokio::test]
-            async fn $name() {
-                if let Some(app) = super::spawn(crate::helpers::Backend::Postgres).await {
-                    super::$name(app).await;
-                }
-            }
-        )* }
-    };
-}
-fapi_tests!(
+crate::provider_tests!(
+    spawn: super::spawn;
     a_fapi2_sign_in_pushes_proves_and_binds,
     each_fapi2_requirement_is_enforced_with_a_clear_error,
 );

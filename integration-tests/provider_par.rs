@@ -11,26 +11,8 @@ use crate::provider::{CLIENT_ID, CLIENT_SECRET, REDIRECT_URI, query, redeem, unt
 const PAR_ID: &str = "par-portal";
 const PAR_SECRET: &str = "par-portal-secret-0123";
 
-macro_rules! par_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test]
-            async fn $name() {
-                let app = super::spawn(crate::helpers::Backend::Sqlite).await.unwrap();
-                super::$name(app).await;
-            }
-        )* }
-        mod postgres { $(
-            #[tokio::test]
-            async fn $name() {
-                if let Some(app) = super::spawn(crate::helpers::Backend::Postgres).await {
-                    super::$name(app).await;
-                }
-            }
-        )* }
-    };
-}
-par_tests!(
+crate::provider_tests!(
+    spawn: super::spawn;
     a_pushed_request_signs_in_and_its_request_uri_works_once,
     a_portal_that_must_push_cannot_send_a_plain_request,
     bad_pushes_are_refused_and_store_nothing,

@@ -167,18 +167,7 @@ pub fn verify_jwt(
     if compact.header.get("alg").and_then(Value::as_str) != Some(ES256) {
         return Err(JwtError::UnsupportedAlgorithm);
     }
-    let typ = compact.header.get("typ").and_then(Value::as_str);
-    if !typ.is_some_and(|typ| typ.eq_ignore_ascii_case(expected_typ)) {
-        return Err(JwtError::WrongType);
-    }
-    if compact.header.contains_key("crit") {
-        return Err(JwtError::UnsupportedCritical);
-    }
-    let kid = compact
-        .header
-        .get("kid")
-        .and_then(Value::as_str)
-        .ok_or(JwtError::UnknownKey)?;
+    let kid = typed_kid(&compact, expected_typ)?;
     let key = keys
         .iter()
         .find(|k| k.kid == kid)
@@ -187,6 +176,27 @@ pub fn verify_jwt(
         .verify_es256(compact.signing_input.as_bytes(), &compact.signature)
         .map_err(|_| JwtError::BadSignature)?;
     Ok(compact.claims)
+}
+
+/// The header checks every JWT verification shares, once `alg` is settled: `typ` equal
+/// to `expected_typ` ignoring ASCII case (RFC 7515 section 4.1.9), no `crit` (section
+/// 4.1.11), and the `kid` that names the key.
+pub(super) fn typed_kid<'a>(
+    compact: &'a jws::Compact<'_>,
+    expected_typ: &str,
+) -> Result<&'a str, JwtError> {
+    let typ = compact.header.get("typ").and_then(Value::as_str);
+    if !typ.is_some_and(|typ| typ.eq_ignore_ascii_case(expected_typ)) {
+        return Err(JwtError::WrongType);
+    }
+    if compact.header.contains_key("crit") {
+        return Err(JwtError::UnsupportedCritical);
+    }
+    compact
+        .header
+        .get("kid")
+        .and_then(Value::as_str)
+        .ok_or(JwtError::UnknownKey)
 }
 
 /// A JWK Set (RFC 7517 section 5), as served at the `jwks_uri`.

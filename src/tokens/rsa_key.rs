@@ -145,18 +145,7 @@ pub fn verify_rsa_jwt(
         Some("PS256") => &RSA_PSS_2048_8192_SHA256,
         _ => return Err(JwtError::UnsupportedAlgorithm),
     };
-    let typ = compact.header.get("typ").and_then(Value::as_str);
-    if !typ.is_some_and(|typ| typ.eq_ignore_ascii_case(expected_typ)) {
-        return Err(JwtError::WrongType);
-    }
-    if compact.header.contains_key("crit") {
-        return Err(JwtError::UnsupportedCritical);
-    }
-    let kid = compact
-        .header
-        .get("kid")
-        .and_then(Value::as_str)
-        .ok_or(JwtError::UnknownKey)?;
+    let kid = super::keys::typed_kid(&compact, expected_typ)?;
     let key = keys
         .iter()
         .find(|k| k.kid == kid)
