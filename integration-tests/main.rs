@@ -8,6 +8,7 @@ mod process;
 mod backchannel_logout;
 mod bench_smoke;
 mod cli;
+mod conformance;
 mod demo_portal;
 mod device_cli;
 mod eaccess_modes;

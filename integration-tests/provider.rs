@@ -155,7 +155,16 @@ pub(crate) fn authorize_url(app: &TestApp, client_id: &str, extra: &[(&str, &str
 /// Follows an authorization request in `browser` until the portal's redirect URI, giving
 /// consent when asked.
 pub(crate) async fn until_redirect(app: &TestApp, browser: &reqwest::Client, start: &str) -> Url {
-    let mut res = browser.get(start).send().await.unwrap();
+    let res = browser.get(start).send().await.unwrap();
+    until_redirect_from(app, browser, res).await
+}
+
+/// Like [`until_redirect`], from the answer to a first request already sent.
+pub(crate) async fn until_redirect_from(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    mut res: reqwest::Response,
+) -> Url {
     loop {
         if res.status() == 303 {
             let next = location(&res);

@@ -71,9 +71,15 @@ pub(super) async fn authorize(
         })?
         .clone();
     // A pushed request (RFC 9126 section 4): the parameters come from the database, used
-    // once; only `client_id` and `request_uri` travel through the browser.
-    let pushed = params.request_uri.is_some();
-    if let Some(request_uri) = params.request_uri.clone() {
+    // once; only `client_id` and `request_uri` travel through the browser. Any other
+    // `request_uri` is left to `rules::validate`: `request_uri_not_supported` (OIDC Core
+    // 3.1.2.6) at a registered redirect URI.
+    let pushed_uri = params
+        .request_uri
+        .clone()
+        .filter(|uri| uri.starts_with(super::par::REQUEST_URI_PREFIX));
+    let pushed = pushed_uri.is_some();
+    if let Some(request_uri) = pushed_uri {
         let client_id = client.client_id.clone();
         let now = now();
         let stored = state
