@@ -96,15 +96,24 @@ pub fn verify(
 /// Whether the ID token lacks a claim devicelink reads, so that userinfo must be asked
 /// (the ID token of a code flow may carry only `iss sub aud exp iat`, OIDC Core 5.4).
 pub fn needs_userinfo(id_token: &VerifiedIdToken, names: &EaccessClaimNames) -> bool {
+    lacks_required(id_token, names) || lacks(id_token, &names.email)
+}
+
+/// Whether the ID token lacks a claim without which there is no identity (the product,
+/// its serial, the names); the e-mail is optional.
+pub fn lacks_required(id_token: &VerifiedIdToken, names: &EaccessClaimNames) -> bool {
     [
         &names.product,
         &names.product_serial,
         &names.given_name,
         &names.family_name,
-        &names.email,
     ]
     .into_iter()
-    .any(|name| !id_token.claims.get(name.as_str()).is_some_and(is_present))
+    .any(|name| lacks(id_token, name))
+}
+
+fn lacks(id_token: &VerifiedIdToken, name: &str) -> bool {
+    !id_token.claims.get(name).is_some_and(is_present)
 }
 
 fn is_present(value: &Value) -> bool {
@@ -287,6 +296,14 @@ mod identity_tests {
     fn a_full_id_token_needs_no_userinfo_and_gives_the_identity() {
         let token = id_token(full());
         assert!(!needs_userinfo(&token, &names()));
+        let mut no_email = full();
+        no_email.as_object_mut().unwrap().remove("email");
+        let token_without_email = id_token(no_email);
+        assert!(needs_userinfo(&token_without_email, &names()));
+        assert!(
+            !lacks_required(&token_without_email, &names()),
+            "the e-mail is optional"
+        );
         let who = identity(&token, None, &names()).unwrap();
         assert_eq!(
             (who.given_name.as_str(), who.product_serial.as_str()),

@@ -300,18 +300,24 @@ impl Eaccess {
         let info = if claims::needs_userinfo(&verified, names)
             && metadata.userinfo_endpoint().is_some()
         {
-            let access_token = access_token.ok_or_else(|| {
-                EaccessError::InvalidResponse("the token response carries no access token".into())
-            })?;
-            Some(
-                userinfo::fetch(
-                    &self.http,
-                    &metadata,
-                    &self.settings.client_id,
-                    &access_token,
-                )
-                .await?,
-            )
+            let fetched = match access_token {
+                Some(token) => {
+                    userinfo::fetch(&self.http, &metadata, &self.settings.client_id, &token).await
+                }
+                None => Err(EaccessError::InvalidResponse(
+                    "the token response carries no access token".into(),
+                )),
+            };
+            match fetched {
+                Ok(info) => Some(info),
+                // Only the optional e-mail was missing: the sign-in goes on without it
+                // (the registration page asks), rather than failing on userinfo.
+                Err(error) if !claims::lacks_required(&verified, names) => {
+                    tracing::warn!(%error, "eAccess userinfo failed; signing in without the e-mail");
+                    None
+                }
+                Err(error) => return Err(error),
+            }
         } else {
             None
         };
