@@ -76,13 +76,7 @@ async fn the_whole_journey(app: TestApp) {
         1
     );
     // QR linking.
-    let (id, code) = app.new_qr_code("").await;
-    let scanned = app.scan_qr(&id, &code).await;
-    let mut phone = app.device();
-    phone
-        .link_with_qr("Phone", &scanned, "482913", false)
-        .await
-        .expect("the QR link completes");
+    let phone = app.link_by_qr("Phone", "482913", false).await;
     // LuxTrust linking: the product (a userinfo claim) must be one used on the portal.
     let mut tablet = app.device();
     let outcome = authenticate(

@@ -411,11 +411,21 @@ impl TestApp {
         biometrics: bool,
     ) -> devicelink::device_client::DeviceClient {
         self.sign_in_registered(identity, "luxtrust_mobile").await;
+        self.link_by_qr("Test phone", secret_code, biometrics).await
+    }
+
+    /// Links a new device with the QR code of the signed-in browser.
+    pub async fn link_by_qr(
+        &self,
+        name: &str,
+        secret_code: &str,
+        biometrics: bool,
+    ) -> devicelink::device_client::DeviceClient {
         let (id, code) = self.new_qr_code("").await;
         let scanned = self.scan_qr(&id, &code).await;
         let mut device = self.device();
         device
-            .link_with_qr("Test phone", &scanned, secret_code, biometrics)
+            .link_with_qr(name, &scanned, secret_code, biometrics)
             .await
             .expect("the device links");
         device
