@@ -72,8 +72,8 @@ pub fn csrf_failed() -> PageError {
     PageError::new(
         StatusCode::FORBIDDEN,
         "invalid_csrf",
-        "This form has expired",
-        "For your security this form can no longer be sent. Go back, reload the page and try again.",
+        crate::i18n::t("page-csrf-title"),
+        crate::i18n::t("page-csrf"),
     )
 }
 
