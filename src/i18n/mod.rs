@@ -156,6 +156,11 @@ impl<'a> From<&'a str> for Arg<'a> {
         Arg::Str(Cow::Borrowed(s))
     }
 }
+impl<'a> From<&&'a str> for Arg<'a> {
+    fn from(s: &&'a str) -> Self {
+        Arg::Str(Cow::Borrowed(s))
+    }
+}
 impl<'a> From<&'a String> for Arg<'a> {
     fn from(s: &'a String) -> Self {
         Arg::Str(Cow::Borrowed(s.as_str()))
@@ -206,6 +211,12 @@ pub fn current() -> Lang {
 /// The message `key` in the current language.
 pub fn t(key: &str) -> String {
     current().t(key)
+}
+
+/// The message `key` in the current language with one variable (the common case in
+/// templates: `{{ crate::i18n::t1("plural-devices", "count", count) }}`).
+pub fn t1<'a>(key: &str, name: &'static str, value: impl Into<Arg<'a>>) -> String {
+    current().t_args(key, &[(name, value.into())])
 }
 
 /// The message `key` in the current language, with its variables.

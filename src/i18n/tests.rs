@@ -155,7 +155,7 @@ fn every_key_the_code_names_exists() {
         let Ok(text) = std::fs::read_to_string(&file) else {
             continue;
         };
-        for marker in ["t(\"", "t_args(\""] {
+        for marker in ["t(\"", "t1(\"", "t_args(\""] {
             for key in literals_after(&text, marker) {
                 if key.is_empty() || !key.contains('-') || key.contains(' ') {
                     continue; // not a message key (e.g. a test's `format!`).

@@ -77,7 +77,7 @@ pub fn csrf_failed() -> PageError {
     )
 }
 
-/// A moment as the pages show it.
+/// A stored (UTC) moment as the pages show it: Luxembourg time, in the page's language.
 pub fn format_time(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    crate::i18n::time::datetime(crate::i18n::current(), t)
 }
