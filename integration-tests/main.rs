@@ -3,6 +3,7 @@
 
 mod helpers;
 mod invariants;
+
 mod process;
 
 mod backchannel_logout;
@@ -16,6 +17,7 @@ mod eaccess_peer;
 mod faults;
 mod foundation;
 mod hostile;
+mod languages;
 mod link_races;
 mod linking;
 mod luxtrust;
