@@ -86,7 +86,9 @@ async fn error_of(res: reqwest::Response) -> (u16, Value) {
 fn clones(app: &TestApp, device: &DeviceClient, n: usize) -> Vec<DeviceClient> {
     let path = app.dir.path().join("device-state.json");
     device.save(&path).unwrap();
-    (0..n).map(|_| DeviceClient::load(&path).unwrap()).collect()
+    (0..n)
+        .map(|_| crate::helpers::TestApp::load_device(&path))
+        .collect()
 }
 
 /// Links one more device to the account signed in in the test's browser.
