@@ -183,7 +183,7 @@ pub(super) async fn add_passkey(
         ApiError::new(
             StatusCode::CONFLICT,
             "invalid_link_state",
-            "Ask for passkey options first (POST .../passkey/options).",
+            crate::i18n::t("api-passkey-options-first"),
         )
     })?;
     let ceremony: PasskeyRegistration =
@@ -195,7 +195,7 @@ pub(super) async fn add_passkey(
             tracing::info!(error = %e, "passkey registration refused");
             ApiError::bad_request(
                 "invalid_passkey",
-                "The passkey could not be verified. Biometrics (user verification) are required; try again or skip this step.",
+                crate::i18n::t("api-link-passkey-invalid"),
             )
             .with_field("reason", e.to_string())
         })?;

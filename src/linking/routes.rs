@@ -105,9 +105,7 @@ pub(super) async fn create_link(
                 }
                 Some("luxtrust_scan") => (LinkMethod::LuxtrustScan, ProductKind::LuxtrustScan),
                 _ => {
-                    return Err(invalid_request(
-                        "With the luxtrust method, product must be luxtrust_mobile or luxtrust_scan.",
-                    ));
+                    return Err(invalid_request(crate::i18n::t("api-invalid-product")));
                 }
             };
             let registered: Vec<String> = state

@@ -108,7 +108,7 @@ pub fn link_view(link: &LinkSessionRow, display_name: Option<String>) -> LinkVie
             let refusal = Refusal::from_code(code);
             RefusalView {
                 error: refusal.code(),
-                error_description: refusal.describe().into(),
+                error_description: refusal.describe(),
             }
         }),
         authorization_url: None,

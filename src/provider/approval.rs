@@ -235,8 +235,8 @@ async fn continue_sign_in(
             return Err(PageError::new(
                 StatusCode::CONFLICT,
                 "approval_pending",
-                "Not approved yet",
-                "Scan the code with the app on your linked phone and approve there; this page then continues by itself.",
+                crate::i18n::t("api-approval-pending-title"),
+                crate::i18n::t("api-approval-pending"),
             ));
         }
         Outcome::Refused => (

@@ -100,7 +100,7 @@ pub(super) async fn scan(
             return Err(ApiError::new(
                 StatusCode::GONE,
                 "qr_code_expired",
-                "This QR code has expired. Scan the code shown in your browser again.",
+                crate::i18n::t("api-approval-qr-expired"),
             ));
         }
         Err(QrError::Invalid) => return Err(invalid_approval()),
@@ -142,7 +142,7 @@ fn invalid_approval() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "invalid_approval",
-        "This sign-in code is unknown, expired or already used. Start again in the browser.",
+        crate::i18n::t("api-invalid-approval"),
     )
 }
 
