@@ -222,7 +222,8 @@ fn record(operation: &str, status: u16, body: &str) {
         .append(true)
         .open(path)
     {
-        let _ = writeln!(file, "{operation} {status} {code}");
+        // One write per line, so that parallel tests do not interleave their lines.
+        let _ = file.write_all(format!("{operation} {status} {code}\n").as_bytes());
     }
 }
 
