@@ -257,7 +257,7 @@ async fn two_instances_racing_for_one_qr_code_or_one_refresh_token_have_one_winn
     for round in 0..3 {
         device.save(&path).unwrap();
         let token = device.state.refresh_token.clone().unwrap();
-        let mut twin = devicelink::device_client::DeviceClient::load(&path).unwrap();
+        let mut twin = crate::helpers::TestApp::load_device(&path);
         lb.route(Route::RoundRobin(vec![B, C]));
         let (x, y) = tokio::join!(device.refresh_with(&token), twin.refresh_with(&token));
         assert_eq!(

@@ -392,13 +392,23 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
-    /// A fresh app installation pointed at this server.
+    /// A fresh app installation pointed at this server. Every answer it gets is checked
+    /// against the OpenAPI contract (`crate::contract`).
     pub fn device(&self) -> devicelink::device_client::DeviceClient {
-        devicelink::device_client::DeviceClient::new(
+        let mut device = devicelink::device_client::DeviceClient::new(
             self.address.parse().unwrap(),
             self.settings.webauthn.web_origin.clone(),
         )
-        .unwrap()
+        .unwrap();
+        device.observe(crate::contract::observer());
+        device
+    }
+
+    /// An installation loaded from its state file, its answers checked like [`Self::device`].
+    pub fn load_device(path: &std::path::Path) -> devicelink::device_client::DeviceClient {
+        let mut device = devicelink::device_client::DeviceClient::load(path).unwrap();
+        device.observe(crate::contract::observer());
+        device
     }
 
     /// Runs SQL against the test database (to age rows, for example).

@@ -59,20 +59,16 @@ per_backend!(
 );
 
 /// Asserts a 4xx answer with the stable JSON envelope; returns `error`.
-async fn assert_api_error(res: Response, status: u16) -> String {
-    if res.status().as_u16() != status {
-        let got = res.status();
-        panic!(
-            "expected {status}, got {got}: {}",
-            res.text().await.unwrap()
-        );
-    }
-    let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
+/// Reads an error answer (checked against the OpenAPI contract) and returns its code.
+async fn assert_api_error(method: &str, res: Response, status: u16) -> String {
+    let res = crate::contract::check_response(method, res).await;
+    assert_eq!(res.status, status, "expected {status}: {}", res.text);
+    let content_type = res.headers["content-type"].to_str().unwrap().to_owned();
     assert!(
         content_type.starts_with("application/json"),
         "{content_type}"
     );
-    let body: Value = res.json().await.unwrap();
+    let body: Value = res.json();
     assert!(
         body["error_description"]
             .as_str()
@@ -123,7 +119,7 @@ async fn oversized_json_and_form_bodies_get_413_with_the_json_envelope(app: Test
         )
         .await;
         assert_eq!(
-            assert_api_error(res, 413).await,
+            assert_api_error(m, res, 413).await,
             "payload_too_large",
             "{path}"
         );
@@ -154,7 +150,10 @@ async fn oversized_json_and_form_bodies_get_413_with_the_json_envelope(app: Test
         form.into_bytes(),
     )
     .await;
-    assert_eq!(assert_api_error(res, 413).await, "payload_too_large");
+    assert_eq!(
+        assert_api_error("POST", res, 413).await,
+        "payload_too_large"
+    );
     assert_eq!(app.count_rows("link_sessions"), 0);
 }
 
@@ -174,7 +173,7 @@ async fn deeply_nested_json_gets_400_with_the_json_envelope(app: TestApp) {
             )
             .await;
             assert_eq!(
-                assert_api_error(res, 400).await,
+                assert_api_error(m, res, 400).await,
                 "invalid_request",
                 "{path}"
             );
@@ -194,7 +193,7 @@ async fn deeply_nested_json_gets_400_with_the_json_envelope(app: TestApp) {
         deep.into_bytes(),
     )
     .await;
-    assert_eq!(assert_api_error(res, 400).await, "invalid_request");
+    assert_eq!(assert_api_error("POST", res, 400).await, "invalid_request");
     assert_eq!(app.count_rows("link_sessions"), 0);
 }
 
@@ -210,7 +209,7 @@ async fn wrong_content_types_get_415_with_the_json_envelope(app: TestApp) {
         for (m, path) in JSON_ENDPOINTS {
             let res = send(&app, method(m), path, content_type, body.clone()).await;
             assert_eq!(
-                assert_api_error(res, 415).await,
+                assert_api_error(m, res, 415).await,
                 "unsupported_media_type",
                 "{path} {content_type}"
             );
@@ -224,7 +223,10 @@ async fn wrong_content_types_get_415_with_the_json_envelope(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(assert_api_error(res, 415).await, "unsupported_media_type");
+    assert_eq!(
+        assert_api_error("POST", res, 415).await,
+        "unsupported_media_type"
+    );
     // JSON where the token endpoint takes a form.
     let res = send(
         &app,
@@ -236,7 +238,7 @@ async fn wrong_content_types_get_415_with_the_json_envelope(app: TestApp) {
     .await;
     let status = res.status().as_u16();
     assert!((400..500).contains(&status), "{status}");
-    assert!(!assert_api_error(res, status).await.is_empty());
+    assert!(!assert_api_error("POST", res, status).await.is_empty());
 }
 
 async fn invalid_utf8_bodies_get_400_with_the_json_envelope(app: TestApp) {
@@ -252,7 +254,7 @@ async fn invalid_utf8_bodies_get_400_with_the_json_envelope(app: TestApp) {
         for (m, path) in JSON_ENDPOINTS {
             let res = send(&app, method(m), path, "application/json", body.to_vec()).await;
             assert_eq!(
-                assert_api_error(res, 400).await,
+                assert_api_error(m, res, 400).await,
                 "invalid_request",
                 "{path}"
             );
@@ -269,7 +271,7 @@ async fn invalid_utf8_bodies_get_400_with_the_json_envelope(app: TestApp) {
     // Forms decode bytes leniently (WHATWG URL); the garbled token is then refused.
     let status = res.status().as_u16();
     assert!((400..500).contains(&status), "{status}");
-    assert!(!assert_api_error(res, status).await.is_empty());
+    assert!(!assert_api_error("POST", res, status).await.is_empty());
     assert_eq!(app.count_rows("link_sessions"), 0);
 }
 
@@ -282,7 +284,7 @@ async fn huge_headers_and_query_strings_get_a_4xx(app: TestApp) {
         .send()
         .await
         .expect("the server answers instead of hanging up");
-    assert_eq!(assert_api_error(res, 431).await, "headers_too_large");
+    assert_eq!(assert_api_error("GET", res, 431).await, "headers_too_large");
     let res = app
         .client
         .get(app.url("/dashboard"))
@@ -298,7 +300,7 @@ async fn huge_headers_and_query_strings_get_a_4xx(app: TestApp) {
         .send()
         .await
         .expect("the server answers instead of hanging up");
-    assert_eq!(assert_api_error(res, 414).await, "uri_too_long");
+    assert_eq!(assert_api_error("GET", res, 414).await, "uri_too_long");
     // A long but acceptable query string on a page with a typed query: a clear 400.
     let res = app
         .get(&format!(
@@ -317,7 +319,10 @@ async fn huge_headers_and_query_strings_get_a_4xx(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(assert_api_error(res, 401).await, "invalid_dpop_proof");
+    assert_eq!(
+        assert_api_error("POST", res, 401).await,
+        "invalid_dpop_proof"
+    );
     // Many headers.
     let mut request = app.client.get(app.url("/healthz"));
     for i in 0..200 {
@@ -499,7 +504,7 @@ async fn link_creation_is_limited_per_address_with_retry_after(backend: Backend)
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
-    assert_eq!(assert_api_error(res, 429).await, "rate_limited");
+    assert_eq!(assert_api_error("POST", res, 429).await, "rate_limited");
     let err = app.device().start_qr_link("Phone").await.unwrap_err();
     assert_eq!(api_code(&err), (429, "rate_limited"));
     assert_eq!(app.count_rows("link_sessions"), 3);

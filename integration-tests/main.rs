@@ -1,6 +1,7 @@
 //! Black-box tests of devicelink over real HTTP, on SQLite and (when
 //! DEVICELINK_TEST_POSTGRES_URL is set) on PostgreSQL.
 
+mod contract;
 mod helpers;
 mod invariants;
 
@@ -25,6 +26,7 @@ mod mail;
 mod manage;
 mod metrics;
 mod mock_idp;
+mod openapi;
 mod portal;
 mod provider;
 mod provider_app;

@@ -77,16 +77,19 @@ async fn raw_me(
     req.send().await.unwrap()
 }
 
-async fn error_of(res: reqwest::Response) -> (u16, Value) {
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap())
+/// Reads a raw answer to `method`, checked against the OpenAPI contract.
+async fn error_of(method: &str, res: reqwest::Response) -> (u16, Value) {
+    let res = crate::contract::check_response(method, res).await;
+    (res.status, res.json())
 }
 
 /// `n` app instances sharing one device key (the same state file), for races.
 fn clones(app: &TestApp, device: &DeviceClient, n: usize) -> Vec<DeviceClient> {
     let path = app.dir.path().join("device-state.json");
     device.save(&path).unwrap();
-    (0..n).map(|_| DeviceClient::load(&path).unwrap()).collect()
+    (0..n)
+        .map(|_| crate::helpers::TestApp::load_device(&path))
+        .collect()
 }
 
 /// Links one more device to the account signed in in the test's browser.
@@ -203,7 +206,7 @@ async fn the_first_unlock_is_challenged_for_a_nonce_and_the_retry_succeeds(app: 
             .unwrap()
             .contains("use_dpop_nonce")
     );
-    let (_, err) = error_of(res).await;
+    let (_, err) = error_of("POST", res).await;
     assert_eq!(err["error"], "use_dpop_nonce");
     assert_eq!(app.count_rows("refresh_tokens"), 0);
     assert_eq!(app.count_rows("secret_codes WHERE failed_attempts > 0"), 0);
@@ -221,7 +224,7 @@ async fn the_first_unlock_is_challenged_for_a_nonce_and_the_retry_succeeds(app: 
         .unwrap();
     assert_eq!(res.status(), 401);
     assert!(res.headers().contains_key("dpop-nonce"));
-    assert_eq!(error_of(res).await.1["reason"], "invalid_nonce");
+    assert_eq!(error_of("POST", res).await.1["reason"], "invalid_nonce");
 
     let proof = device
         .key()
@@ -455,7 +458,7 @@ async fn an_expired_access_token_is_refused(app: TestApp) {
         res.headers()["www-authenticate"].to_str().unwrap(),
         "DPoP error=\"invalid_token\", algs=\"ES256\""
     );
-    let (status, err) = error_of(res).await;
+    let (status, err) = error_of("GET", res).await;
     assert_eq!(
         (status, err["error"].as_str()),
         (401, Some("invalid_token"))
@@ -491,26 +494,33 @@ async fn a_token_presented_with_a_proof_by_another_key_is_refused(app: TestApp) 
             .unwrap()
             .contains("invalid_token")
     );
-    let (status, err) = error_of(res).await;
+    let (status, err) = error_of("GET", res).await;
     assert_eq!(
         (status, err["error"].as_str()),
         (401, Some("invalid_token"))
     );
     assert_eq!(err["reason"], "jkt_mismatch");
     // Without a proof, or as a Bearer token, it is useless too.
-    let (status, err) = error_of(raw_me(&app, None, Some(format!("DPoP {token}"))).await).await;
+    let (status, err) = error_of(
+        "GET",
+        raw_me(&app, None, Some(format!("DPoP {token}"))).await,
+    )
+    .await;
     assert_eq!(
         (status, err["error"].as_str()),
         (401, Some("invalid_dpop_proof"))
     );
     let proof = device.proof("GET", &url, Some(token)).unwrap();
-    let (status, err) =
-        error_of(raw_me(&app, Some(proof), Some(format!("Bearer {token}"))).await).await;
+    let (status, err) = error_of(
+        "GET",
+        raw_me(&app, Some(proof), Some(format!("Bearer {token}"))).await,
+    )
+    .await;
     assert_eq!(
         (status, err["error"].as_str()),
         (401, Some("invalid_token"))
     );
-    let (status, err) = error_of(raw_me(&app, None, None).await).await;
+    let (status, err) = error_of("GET", raw_me(&app, None, None).await).await;
     assert_eq!(
         (status, err["error"].as_str()),
         (401, Some("invalid_token"))
@@ -525,8 +535,11 @@ async fn a_replayed_proof_is_refused(app: TestApp) {
     let proof = device.proof("GET", &url, Some(token)).unwrap();
     let res = raw_me(&app, Some(proof.clone()), Some(format!("DPoP {token}"))).await;
     assert_eq!(res.status(), 200);
-    let (status, err) =
-        error_of(raw_me(&app, Some(proof), Some(format!("DPoP {token}"))).await).await;
+    let (status, err) = error_of(
+        "GET",
+        raw_me(&app, Some(proof), Some(format!("DPoP {token}"))).await,
+    )
+    .await;
     assert_eq!(
         (status, err["error"].as_str()),
         (401, Some("invalid_dpop_proof"))
@@ -543,7 +556,7 @@ async fn proofs_with_the_wrong_ath_htm_or_htu_are_refused(app: TestApp) {
     let jtis = app.count_rows("dpop_jtis");
 
     let wrong_ath = device.proof("GET", &url, Some("another-token")).unwrap();
-    let (status, err) = error_of(raw_me(&app, Some(wrong_ath), auth.clone()).await).await;
+    let (status, err) = error_of("GET", raw_me(&app, Some(wrong_ath), auth.clone()).await).await;
     assert_eq!(
         (status, err["error"].as_str()),
         (401, Some("invalid_token"))
@@ -551,11 +564,11 @@ async fn proofs_with_the_wrong_ath_htm_or_htu_are_refused(app: TestApp) {
     assert_eq!(err["reason"], "ath_mismatch");
 
     let no_ath = device.proof("GET", &url, None).unwrap();
-    let (status, err) = error_of(raw_me(&app, Some(no_ath), auth.clone()).await).await;
+    let (status, err) = error_of("GET", raw_me(&app, Some(no_ath), auth.clone()).await).await;
     assert_eq!((status, err["reason"].as_str()), (401, Some("missing_ath")));
 
     let wrong_htm = device.proof("POST", &url, Some(token)).unwrap();
-    let (status, err) = error_of(raw_me(&app, Some(wrong_htm), auth.clone()).await).await;
+    let (status, err) = error_of("GET", raw_me(&app, Some(wrong_htm), auth.clone()).await).await;
     assert_eq!(
         (status, err["error"].as_str()),
         (401, Some("invalid_dpop_proof"))
@@ -564,7 +577,7 @@ async fn proofs_with_the_wrong_ath_htm_or_htu_are_refused(app: TestApp) {
 
     let other = device.url("/api/v1/device").unwrap();
     let wrong_htu = device.proof("GET", &other, Some(token)).unwrap();
-    let (status, err) = error_of(raw_me(&app, Some(wrong_htu), auth.clone()).await).await;
+    let (status, err) = error_of("GET", raw_me(&app, Some(wrong_htu), auth.clone()).await).await;
     assert_eq!(
         (status, err["error"].as_str()),
         (401, Some("invalid_dpop_proof"))
@@ -601,8 +614,11 @@ async fn a_self_unlinked_device_is_refused_at_once(app: TestApp) {
 
     let url = device.url("/api/v1/me").unwrap();
     let proof = device.proof("GET", &url, Some(&access)).unwrap();
-    let (status, err) =
-        error_of(raw_me(&app, Some(proof), Some(format!("DPoP {access}"))).await).await;
+    let (status, err) = error_of(
+        "GET",
+        raw_me(&app, Some(proof), Some(format!("DPoP {access}"))).await,
+    )
+    .await;
     assert_eq!(
         (status, err["error"].as_str()),
         (401, Some("invalid_token"))

@@ -18,6 +18,7 @@ pub mod janitor;
 pub mod linking;
 pub mod mail;
 pub mod mock_idp;
+pub mod openapi;
 pub mod ops;
 pub mod portal;
 pub mod protocol;

@@ -171,6 +171,7 @@ impl Application {
                 .configure(crate::devices::pages::configure)
                 .configure(crate::devices::routes::configure)
                 .configure(tokens::routes::configure)
+                .configure(crate::openapi::configure)
                 .configure(crate::provider::configure)
                 // Last: what no route took is a 405 (with `Allow`) or a 404.
                 .service(http::unrouted::resource())

@@ -89,6 +89,19 @@ enum Payload<'a> {
     Form(&'a [(&'a str, &'a str)]),
 }
 
+/// One answer the client received, as an [`Observer`] sees it.
+pub struct Exchange<'a> {
+    pub method: &'a str,
+    pub url: &'a Url,
+    pub status: u16,
+    pub content_type: Option<&'a str>,
+    pub body: &'a str,
+}
+
+/// Sees every answer the client receives (the integration tests check each one against
+/// the OpenAPI contract, `GET /api/v1/openapi.json`).
+pub type Observer = std::sync::Arc<dyn Fn(&Exchange<'_>) + Send + Sync>;
+
 /// The reference device client.
 pub struct DeviceClient {
     http: reqwest::Client,
@@ -97,6 +110,7 @@ pub struct DeviceClient {
     nonce: Option<String>,
     /// Sent with every request (e.g. what a proxy in front of the server would add).
     extra_headers: reqwest::header::HeaderMap,
+    observer: Option<Observer>,
 }
 
 /// The origin the reference app presents in WebAuthn ceremonies. A real app presents
@@ -157,7 +171,13 @@ impl DeviceClient {
             state,
             nonce: None,
             extra_headers: reqwest::header::HeaderMap::new(),
+            observer: None,
         }
+    }
+
+    /// Shows every answer from now on to `observer`.
+    pub fn observe(&mut self, observer: Observer) {
+        self.observer = Some(observer);
     }
 
     /// Sends `name: value` with every request from now on.
@@ -267,7 +287,21 @@ impl DeviceClient {
                 self.nonce = Some(nonce.to_owned());
             }
             let status = response.status().as_u16();
+            let content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let text = response.text().await?;
+            if let Some(observe) = &self.observer {
+                observe(&Exchange {
+                    method: method.as_str(),
+                    url: &url,
+                    status,
+                    content_type: content_type.as_deref(),
+                    body: &text,
+                });
+            }
             let value: Value = if text.is_empty() {
                 Value::Null
             } else {

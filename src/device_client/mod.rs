@@ -7,6 +7,6 @@ pub mod client;
 pub mod luxtrust;
 pub mod proof;
 
-pub use client::{ClientError, DEFAULT_APP_ORIGIN, DeviceClient, DeviceState};
+pub use client::{ClientError, DEFAULT_APP_ORIGIN, DeviceClient, DeviceState, Exchange, Observer};
 pub use luxtrust::LuxtrustOutcome;
 pub use proof::{DeviceKey, DeviceKeyError};

@@ -3,6 +3,7 @@
 //! and self-service endpoints.
 
 pub mod auth;
+mod contract;
 pub mod pages;
 pub mod routes;
 pub mod secret_code;
@@ -10,5 +11,7 @@ pub mod service;
 pub mod step_up;
 pub mod store;
 mod unlock;
+pub mod view;
 
+pub use contract::DevicesApi;
 pub use secret_code::{SecretCode, SecretCodeError, SecretCodeHasher, SecretCodeParams};

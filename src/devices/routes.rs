@@ -5,21 +5,27 @@
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::ToSchema;
 use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
 
 use crate::accounts;
 use crate::audit::EventKind;
 use crate::db::StoreError;
+use crate::http::openapi::CreationOptions;
 use crate::http::{ApiError, RequestContext};
 use crate::state::AppState;
 
 use super::SecretCode;
 use super::auth::{self, AuthorizedDevice, authorize};
+use super::contract::{
+    BiometricsOptionsErrors, ChangeSecretCodeErrors, DisableBiometricsErrors,
+    EnableBiometricsErrors, MeErrors, UnlinkErrors,
+};
 use super::secret_code::parse_secret_code;
 use super::service::{self, DeviceError, Issued, Lifetimes, Notify};
 use super::step_up::{self, Operation, Unlock};
 use super::store::{self, CeremonyRow, DeviceRow, PasskeyRow};
+use super::view::{BiometricsView, DeviceView, EspaceView, Me, TokenResponse};
 
 /// How long WebAuthn options of a linked device stay valid.
 const CEREMONY_TTL_SECS: i64 = 300;
@@ -90,14 +96,14 @@ pub(super) fn token_response(state: &AppState, issued: &Issued) -> Result<HttpRe
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .insert_header(("Pragma", "no-cache"))
-        .json(json!({
-            "access_token": access_token,
-            "token_type": "DPoP",
-            "expires_in": state.tokens.ttl_secs(),
-            "refresh_token": issued.refresh_token,
-            "device_id": issued.grant.device_id,
-            "amr": issued.grant.amr,
-        })))
+        .json(TokenResponse {
+            access_token,
+            token_type: "DPoP",
+            expires_in: state.tokens.ttl_secs(),
+            refresh_token: issued.refresh_token.clone(),
+            device_id: issued.grant.device_id.clone(),
+            amr: issued.grant.amr.clone(),
+        }))
 }
 
 /// Checks `code` against the device's verifier with an attempt reserved first, so that
@@ -181,20 +187,38 @@ pub(super) async fn store_ceremony(
 }
 
 /// The account behind the token, for the app's home screen.
+#[utoipa::path(
+    tag = "device",
+    responses((status = 200, description = "The account and this device.", body = Me), MeErrors),
+    security(("dpop_token" = [], "dpop_proof" = [])),
+)]
 #[get("/api/v1/me")]
-async fn get_me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(super) async fn get_me(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let (_, me) = auth::authorize_with(&state, &req, |conn, device| {
         let account = accounts::store::find_account(conn, &device.account_id)?
             .ok_or_else(|| StoreError::Corrupt("device without account".into()))?;
         let espaces = accounts::store::find_espaces(conn, &account.id)?;
         let linked = store::count_live_devices(conn, &account.id)?;
         let biometrics = store::has_passkey(conn, &device.id)?;
-        Ok(json!({
-            "display_name": account.display_name(),
-            "espaces": espaces.iter().map(|e| json!({"kind": e.kind, "name": e.name})).collect::<Vec<_>>(),
-            "linked_devices": linked,
-            "device": {"id": device.id, "name": device.name, "biometrics": biometrics},
-        }))
+        Ok(Me {
+            display_name: account.display_name(),
+            espaces: espaces
+                .iter()
+                .map(|e| EspaceView {
+                    kind: e.kind.clone(),
+                    name: e.name.clone(),
+                })
+                .collect(),
+            linked_devices: linked,
+            device: DeviceView {
+                id: device.id.clone(),
+                name: device.name.clone(),
+                biometrics,
+            },
+        })
     })
     .await?;
     Ok(HttpResponse::Ok()
@@ -202,16 +226,27 @@ async fn get_me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResp
         .json(me))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new secret code, with the current one.
+#[derive(Debug, Deserialize, ToSchema)]
 pub(super) struct ChangeSecretCode {
+    /// 6 digits; counts as an attempt (same counter and lock as unlock).
+    #[schema(example = "482913")]
     current_secret_code: String,
+    /// 6 digits, not easily guessed.
+    #[schema(example = "125634")]
     new_secret_code: String,
 }
 
 /// A new secret code; the current one is required and counts as an attempt
 /// ([`Operation::ChangeSecretCode`]).
+#[utoipa::path(
+    tag = "device",
+    request_body = ChangeSecretCode,
+    responses((status = 204, description = "The new code is set."), ChangeSecretCodeErrors),
+    security(("dpop_token" = [], "dpop_proof" = [])),
+)]
 #[put("/api/v1/device/secret-code")]
-async fn change_secret_code(
+pub(super) async fn change_secret_code(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<ChangeSecretCode>,
@@ -250,8 +285,16 @@ async fn change_secret_code(
 }
 
 /// WebAuthn creation options to turn biometrics on (user verification required).
+#[utoipa::path(
+    tag = "device",
+    responses(
+        (status = 200, description = "WebAuthn creation options (the device's credentials excluded); the token must come from a secret-code unlock of the last `tokens.credential_change_window_secs`.", body = CreationOptions),
+        BiometricsOptionsErrors,
+    ),
+    security(("dpop_token" = [], "dpop_proof" = [])),
+)]
 #[post("/api/v1/device/biometrics/options")]
-async fn biometrics_options(
+pub(super) async fn biometrics_options(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
@@ -289,15 +332,27 @@ async fn biometrics_options(
         .json(options))
 }
 
-#[derive(Debug, Deserialize)]
-struct EnableBiometrics {
+/// The authenticator's answer to the creation options.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct EnableBiometrics {
+    /// A WebAuthn `PublicKeyCredential` as JSON (`PublicKeyCredential.toJSON()`).
+    #[schema(value_type = Object)]
     credential: RegisterPublicKeyCredential,
 }
 
 /// Verifies the new passkey and makes it the device's biometric unlock (replacing an
 /// earlier one).
+#[utoipa::path(
+    tag = "device",
+    request_body = EnableBiometrics,
+    responses(
+        (status = 200, description = "Biometrics are on (the new passkey replaces an earlier one).", body = BiometricsView),
+        EnableBiometricsErrors,
+    ),
+    security(("dpop_token" = [], "dpop_proof" = [])),
+)]
 #[post("/api/v1/device/biometrics")]
-async fn enable_biometrics(
+pub(super) async fn enable_biometrics(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<EnableBiometrics>,
@@ -351,13 +406,18 @@ async fn enable_biometrics(
         .await??;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
-        .json(json!({"biometrics": true})))
+        .json(BiometricsView { biometrics: true }))
 }
 
 /// Turns biometrics off: the device's passkeys are deleted. Any valid token
 /// ([`Operation::DisableBiometrics`]): it only removes a way in.
+#[utoipa::path(
+    tag = "device",
+    responses((status = 204, description = "Biometrics are off (idempotent)."), DisableBiometricsErrors),
+    security(("dpop_token" = [], "dpop_proof" = [])),
+)]
 #[delete("/api/v1/device/biometrics")]
-async fn disable_biometrics(
+pub(super) async fn disable_biometrics(
     state: web::Data<AppState>,
     req: HttpRequest,
     ctx: RequestContext,
@@ -381,6 +441,11 @@ async fn disable_biometrics(
 
 /// The app unlinks its own device; every token and proof of it is refused from now on.
 /// Any valid token ([`Operation::UnlinkDevice`]).
+#[utoipa::path(
+    tag = "device",
+    responses((status = 204, description = "The device is unlinked."), UnlinkErrors),
+    security(("dpop_token" = [], "dpop_proof" = [])),
+)]
 #[delete("/api/v1/device")]
 pub(super) async fn unlink_device(
     state: web::Data<AppState>,

@@ -6,29 +6,50 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 use webauthn_rs::prelude::{PasskeyAuthentication, PublicKeyCredential};
 
+use crate::http::openapi::RequestOptions;
 use crate::http::{ApiError, RequestContext, rate_limit};
 use crate::state::AppState;
 use crate::tokens::UnlockMethod;
 use crate::tokens::guard::{self, ProofRequirements};
 
 use super::SecretCode;
+use super::contract::{TokenErrors, UnlockErrors, UnlockOptionsErrors};
 use super::routes::{
     check_secret_code, lifetimes, now, parse_passkeys, store_ceremony, token_response,
 };
 use super::service::{self, DeviceError, Issued};
 use super::store::{self, DeviceRow};
+use super::view::TokenResponse;
 
-#[derive(Debug, Deserialize)]
-struct UnlockBody {
+/// How the citizen opens the app.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct UnlockBody {
+    /// `secret_code` or `biometrics`.
+    #[schema(example = "secret_code")]
     method: String,
+    /// `secret_code` method: 6 digits.
+    #[schema(example = "482913")]
     secret_code: Option<String>,
+    /// `biometrics` method: the WebAuthn assertion (`PublicKeyCredential.toJSON()`) for
+    /// the options of `POST /api/v1/device/unlock/biometrics/options`.
+    #[schema(value_type = Option<Object>)]
     credential: Option<Value>,
 }
 
 /// Opens the app: a proof by a linked device's key with a server nonce, and the secret
 /// code or a biometric WebAuthn assertion → a DPoP-bound access token and refresh token.
+#[utoipa::path(
+    tag = "device",
+    request_body = UnlockBody,
+    responses(
+        (status = 200, description = "DPoP-bound tokens; `Cache-Control: no-store`.", body = TokenResponse),
+        UnlockErrors,
+    ),
+    security(("dpop_proof" = [])),
+)]
 #[post("/api/v1/device/unlock")]
 pub(super) async fn unlock(
     state: web::Data<AppState>,
@@ -195,6 +216,14 @@ async fn unlock_with_passkey(
 
 /// WebAuthn request options for unlocking with biometrics: user verification required,
 /// only this device's passkeys allowed. The ceremony is kept server-side, single use.
+#[utoipa::path(
+    tag = "device",
+    responses(
+        (status = 200, description = "WebAuthn request options; the ceremony is kept 5 minutes, single use.", body = RequestOptions),
+        UnlockOptionsErrors,
+    ),
+    security(("dpop_proof" = [])),
+)]
 #[post("/api/v1/device/unlock/biometrics/options")]
 pub(super) async fn unlock_biometrics_options(
     state: web::Data<AppState>,
@@ -227,8 +256,11 @@ pub(super) async fn unlock_biometrics_options(
         .json(options))
 }
 
-#[derive(Debug, Deserialize)]
-struct TokenForm {
+/// A refresh (RFC 6749 section 6), as `application/x-www-form-urlencoded`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct TokenForm {
+    /// `refresh_token`.
+    #[schema(example = "refresh_token")]
     grant_type: Option<String>,
     refresh_token: Option<String>,
 }
@@ -240,6 +272,15 @@ fn oauth_error(code: &'static str, description: &'static str) -> ApiError {
 
 /// Rotates a refresh token (RFC 6749 section 6) presented with a proof, with a server
 /// nonce, by the key it is bound to.
+#[utoipa::path(
+    tag = "device",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "New tokens (the refresh token presented is spent); the unlock's `auth_time` and `amr` are kept.", body = TokenResponse),
+        TokenErrors,
+    ),
+    security(("dpop_proof" = [])),
+)]
 #[post("/api/v1/device/token")]
 pub(super) async fn token(
     state: web::Data<AppState>,

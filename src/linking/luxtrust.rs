@@ -66,19 +66,21 @@ impl Refusal {
         }
     }
 
+    pub const ALL: [Self; 7] = [
+        Self::Cancelled,
+        Self::AuthenticationFailed,
+        Self::AuthenticationTooOld,
+        Self::WrongProduct,
+        Self::AccountNotRegistered,
+        Self::ProductNeverUsed,
+        Self::EaccessUnavailable,
+    ];
+
     pub fn from_code(code: &str) -> Self {
-        [
-            Self::Cancelled,
-            Self::AuthenticationFailed,
-            Self::AuthenticationTooOld,
-            Self::WrongProduct,
-            Self::AccountNotRegistered,
-            Self::ProductNeverUsed,
-            Self::EaccessUnavailable,
-        ]
-        .into_iter()
-        .find(|r| r.code() == code)
-        .unwrap_or(Self::AuthenticationFailed)
+        Self::ALL
+            .into_iter()
+            .find(|r| r.code() == code)
+            .unwrap_or(Self::AuthenticationFailed)
     }
 
     pub fn describe(self) -> String {

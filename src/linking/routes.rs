@@ -1,27 +1,30 @@
-//! The device API's linking endpoints (`/api/v1/links...`). Every call carries a DPoP
-//! proof signed by the device key that started the link.
+//! The device API's linking endpoints (`/api/v1/links...`): starting, reading,
+//! cancelling a link and binding it to an account (QR code or LuxTrust result); the
+//! steps after the binding are in `finish`. Every call carries a DPoP proof signed by the
+//! device key that started the link. Each handler's `#[utoipa::path]` is its entry in the
+//! OpenAPI contract, with its error table in `contract`.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
-use serde_json::{Value, json};
-use webauthn_rs::prelude::{PasskeyRegistration, RegisterPublicKeyCredential};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::accounts::{self, ProductKind};
-use crate::devices::SecretCodeError;
-use crate::devices::secret_code::parse_secret_code;
 use crate::http::{ApiError, RequestContext, rate_limit};
-use crate::mail;
 use crate::protocol::redirect_uri;
 use crate::state::AppState;
 use crate::tokens::guard::{self, ProofRequirements};
 use crate::tokens::{Jkt, PublicJwk};
 
-use super::rules::{DeviceName, LinkMethod, LinkState, Platform};
+use super::contract::{
+    CancelLinkErrors, CreateLinkErrors, GetLinkErrors, RedeemLuxtrustErrors, RedeemQrErrors,
+};
+use super::rules::{DeviceName, LinkMethod, Platform};
 use super::service::{self, LinkError, NewLink};
 use super::store::{self, LinkSessionRow};
-use super::{ScannedFrame, parse_link_url};
+use super::view::{LinkView, link_view};
+use super::{ScannedFrame, finish, parse_link_url};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(create_link)
@@ -29,13 +32,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(cancel_link)
         .service(redeem_qr_code)
         .service(redeem_luxtrust_result)
-        .service(set_secret_code)
-        .service(passkey_options)
-        .service(add_passkey)
-        .service(complete_link);
+        .service(finish::set_secret_code)
+        .service(finish::passkey_options)
+        .service(finish::add_passkey)
+        .service(finish::complete_link);
 }
 
-fn now() -> NaiveDateTime {
+pub(super) fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 
@@ -43,45 +46,18 @@ fn invalid_request(description: impl Into<std::borrow::Cow<'static, str>>) -> Ap
     ApiError::bad_request("invalid_request", description)
 }
 
-/// The JSON view of a link for the app. A link past its expiry reads as expired even
-/// before the janitor has marked it.
-fn link_view(link: &LinkSessionRow, display_name: Option<String>) -> Value {
-    let mut state = LinkState::parse(&link.state).unwrap_or(LinkState::Expired);
-    if !state.is_terminal() && link.expires_at <= now() {
-        state = LinkState::Expired;
-    }
-    let mut view = json!({
-        "link_id": link.id,
-        "state": state.as_str(),
-        "method": link.method,
-        "device_name": link.device_name,
-        "expires_at": link.expires_at.and_utc().to_rfc3339(),
-        "next": state.next_steps(),
-    });
-    if let Some(name) = display_name {
-        view["account"] = json!({"display_name": name});
-    }
-    if let Some(device_id) = &link.device_id {
-        view["device_id"] = json!(device_id);
-    }
-    if let Some(product) = &link.product {
-        view["product"] = json!(product);
-        if state == LinkState::Created {
-            view["next"] = json!(["open_authorization_url", "redeem_luxtrust_result"]);
-        }
-    }
-    if let Some(code) = &link.refusal {
-        let refusal = super::luxtrust::Refusal::from_code(code);
-        view["refusal"] = json!({"error": refusal.code(), "error_description": refusal.describe()});
-    }
-    view
-}
-
-#[derive(Debug, Deserialize)]
-struct CreateLink {
+/// "Link your device": the device's name, the method and the installation's key.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct CreateLink {
+    /// Trimmed, 1–64 characters, no control, invisible or text-direction characters.
     device_name: String,
+    /// `qr` or `luxtrust`.
+    #[schema(example = "qr")]
     method: String,
+    #[schema(schema_with = super::view::ec_public_jwk_schema)]
     device_key: Value,
+    /// `ios`, `android` or `other`.
+    #[schema(example = "ios")]
     platform: String,
     /// `luxtrust` method: `luxtrust_mobile` or `luxtrust_scan`.
     product: Option<String>,
@@ -90,8 +66,17 @@ struct CreateLink {
 }
 
 /// Starts linking this installation. The proof must be signed by `device_key`.
+#[utoipa::path(
+    tag = "linking",
+    request_body = CreateLink,
+    responses(
+        (status = 201, description = "The link, `state: created` (LuxTrust: with `authorization_url`).", body = LinkView),
+        CreateLinkErrors,
+    ),
+    security(("dpop_proof" = [])),
+)]
 #[post("/api/v1/links")]
-async fn create_link(
+pub(super) async fn create_link(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Json<CreateLink>,
@@ -176,7 +161,7 @@ async fn create_link(
         .await??;
     let mut view = link_view(&link, None);
     if link.product.is_some() {
-        view["authorization_url"] = json!(super::luxtrust::authorization_url(&state, &link.id)?);
+        view.authorization_url = Some(super::luxtrust::authorization_url(&state, &link.id)?);
     }
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
@@ -185,7 +170,7 @@ async fn create_link(
 
 /// Loads the link and checks the request's proof against the key that started it, so a
 /// stolen `link_id` is useless.
-async fn authorized_link(
+pub(super) async fn authorized_link(
     state: &AppState,
     req: &HttpRequest,
     link_id: &str,
@@ -227,7 +212,10 @@ async fn display_name_of(
 }
 
 /// The `200` answer with the link as it now stands.
-async fn link_response(state: &AppState, link: &LinkSessionRow) -> Result<HttpResponse, ApiError> {
+pub(super) async fn link_response(
+    state: &AppState,
+    link: &LinkSessionRow,
+) -> Result<HttpResponse, ApiError> {
     let name = display_name_of(state, link).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -235,7 +223,10 @@ async fn link_response(state: &AppState, link: &LinkSessionRow) -> Result<HttpRe
 }
 
 /// Reloads the link after a step and answers with it.
-async fn reloaded_link_response(state: &AppState, link_id: &str) -> Result<HttpResponse, ApiError> {
+pub(super) async fn reloaded_link_response(
+    state: &AppState,
+    link_id: &str,
+) -> Result<HttpResponse, ApiError> {
     let id = link_id.to_owned();
     let link = state
         .db
@@ -246,8 +237,17 @@ async fn reloaded_link_response(state: &AppState, link_id: &str) -> Result<HttpR
 }
 
 /// The link's state, for an app that polls (e.g. after the LuxTrust step).
+#[utoipa::path(
+    tag = "linking",
+    params(("link_id" = String, Path, description = "The link's id (a UUID).")),
+    responses(
+        (status = 200, description = "The link as it stands (also once ended).", body = LinkView),
+        GetLinkErrors,
+    ),
+    security(("dpop_proof" = [])),
+)]
 #[get("/api/v1/links/{link_id}")]
-async fn get_link(
+pub(super) async fn get_link(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -257,8 +257,14 @@ async fn get_link(
 }
 
 /// The app gives up linking.
+#[utoipa::path(
+    tag = "linking",
+    params(("link_id" = String, Path, description = "The link's id (a UUID).")),
+    responses((status = 204, description = "The link is cancelled."), CancelLinkErrors),
+    security(("dpop_proof" = [])),
+)]
 #[delete("/api/v1/links/{link_id}")]
-async fn cancel_link(
+pub(super) async fn cancel_link(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -273,15 +279,28 @@ async fn cancel_link(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Debug, Deserialize)]
-struct RedeemQr {
+/// What the camera read.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct RedeemQr {
+    /// The link URL `<public_url>/link#<frame>` or the bare frame (or, from the
+    /// no-JavaScript page, the bare 22-character code).
     code: String,
 }
 
 /// Redeems the scanned QR code (a link URL or the bare frame): binds the link to the
 /// account that showed the code.
+#[utoipa::path(
+    tag = "linking",
+    params(("link_id" = String, Path, description = "The link's id (a UUID).")),
+    request_body = RedeemQr,
+    responses(
+        (status = 200, description = "`state: account_bound`, with `account`.", body = LinkView),
+        RedeemQrErrors,
+    ),
+    security(("dpop_proof" = [])),
+)]
 #[post("/api/v1/links/{link_id}/qr")]
-async fn redeem_qr_code(
+pub(super) async fn redeem_qr_code(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -333,15 +352,27 @@ async fn redeem_qr_code(
     link_response(&state, &bound).await
 }
 
-#[derive(Debug, Deserialize)]
-struct RedeemResult {
+/// The one-time reference eAccess's outcome brought to the app's redirect URI.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct RedeemResult {
+    /// `result` of the redirect; works once.
     result: String,
 }
 
 /// Trades the one-time result reference (delivered to the app's redirect URI after the
 /// LuxTrust authentication) for the binding of the link to the account.
+#[utoipa::path(
+    tag = "linking",
+    params(("link_id" = String, Path, description = "The link's id (a UUID).")),
+    request_body = RedeemResult,
+    responses(
+        (status = 200, description = "`state: account_bound`, with `account`.", body = LinkView),
+        RedeemLuxtrustErrors,
+    ),
+    security(("dpop_proof" = [])),
+)]
 #[post("/api/v1/links/{link_id}/luxtrust")]
-async fn redeem_luxtrust_result(
+pub(super) async fn redeem_luxtrust_result(
     state: web::Data<AppState>,
     req: HttpRequest,
     path: web::Path<String>,
@@ -368,225 +399,4 @@ async fn redeem_luxtrust_result(
         })
         .await??;
     link_response(&state, &bound).await
-}
-
-#[derive(Debug, Deserialize)]
-struct SecretCodeBody {
-    secret_code: String,
-}
-
-/// Sets the 6-digit secret code. Stored only as an Argon2id verifier keyed with the
-/// server's pepper; never logged, never returned.
-#[put("/api/v1/links/{link_id}/secret-code")]
-async fn set_secret_code(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Json<SecretCodeBody>,
-) -> Result<HttpResponse, ApiError> {
-    let link = authorized_link(&state, &req, &path).await?;
-    let code = parse_secret_code(&body.secret_code)?;
-    let now = now();
-    {
-        // Refuse out-of-order calls before spending Argon2 time.
-        let link = link.clone();
-        state
-            .db
-            .run(move |conn| {
-                Ok(service::find_live(conn, &link.id, now)
-                    .and_then(|l| service::check_step(&l, super::rules::Step::SetSecretCode)))
-            })
-            .await??;
-    }
-    let hasher = state.secret_codes.clone();
-    let verifier = state
-        .secret_codes
-        .bounded(move || hasher.hash(&code))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    let link_id = link.id.clone();
-    state
-        .db
-        .run(move |conn| Ok(service::set_secret_code(conn, &link_id, &verifier, now)))
-        .await??;
-    reloaded_link_response(&state, &link.id).await
-}
-
-impl From<SecretCodeError> for ApiError {
-    fn from(err: SecretCodeError) -> Self {
-        ApiError::internal(err)
-    }
-}
-
-/// WebAuthn creation options for the app's passkey (user verification required).
-#[post("/api/v1/links/{link_id}/passkey/options")]
-async fn passkey_options(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let link = authorized_link(&state, &req, &path).await?;
-    let now = now();
-    let link_id = link.id.clone();
-    let account = state
-        .db
-        .run(move |conn| {
-            let link = match service::find_live(conn, &link_id, now)
-                .and_then(|l| service::check_step(&l, super::rules::Step::AddPasskey).map(|()| l))
-            {
-                Ok(l) => l,
-                Err(e) => return Ok(Err(e)),
-            };
-            let account = match link.account_id.as_deref() {
-                Some(id) => accounts::store::find_account(conn, id)?,
-                None => None,
-            };
-            Ok(account.ok_or(LinkError::InvalidState(link.state)))
-        })
-        .await??;
-    let handle =
-        uuid::Uuid::parse_str(&account.webauthn_user_handle).map_err(ApiError::internal)?;
-    let (options, registration) = state
-        .webauthn
-        .start_passkey_registration(handle, &account.email, &account.display_name(), None)
-        .map_err(ApiError::internal)?;
-    let ceremony = serde_json::to_string(&registration).map_err(ApiError::internal)?;
-    let link_id = link.id.clone();
-    let stored = state
-        .db
-        .run(move |conn| store::set_webauthn_state(conn, &link_id, &ceremony, now))
-        .await?;
-    if !stored {
-        return Err(LinkError::InvalidState(link.state).into());
-    }
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(options))
-}
-
-#[derive(Debug, Deserialize)]
-struct AddPasskey {
-    credential: RegisterPublicKeyCredential,
-}
-
-/// Verifies the new passkey (user verification required) and keeps it until completion.
-#[post("/api/v1/links/{link_id}/passkey")]
-async fn add_passkey(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Json<AddPasskey>,
-) -> Result<HttpResponse, ApiError> {
-    let link = authorized_link(&state, &req, &path).await?;
-    let ended = matches!(
-        LinkState::parse(&link.state),
-        Some(LinkState::Expired | LinkState::Cancelled | LinkState::Refused)
-    );
-    if ended || (link.state != LinkState::Completed.as_str() && link.expires_at <= now()) {
-        return Err(LinkError::Expired.into());
-    }
-    service::check_step(&link, super::rules::Step::AddPasskey)?;
-    let ceremony_json = link.webauthn_state.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::CONFLICT,
-            "invalid_link_state",
-            crate::i18n::t("api-passkey-options-first"),
-        )
-    })?;
-    let ceremony: PasskeyRegistration =
-        serde_json::from_str(&ceremony_json).map_err(ApiError::internal)?;
-    let passkey = state
-        .webauthn
-        .finish_passkey_registration(&body.credential, &ceremony)
-        .map_err(|e| {
-            tracing::info!(error = %e, "passkey registration refused");
-            ApiError::bad_request(
-                "invalid_passkey",
-                crate::i18n::t("api-link-passkey-invalid"),
-            )
-            .with_field("reason", e.to_string())
-        })?;
-    let passkey_json = serde_json::to_string(&passkey).map_err(ApiError::internal)?;
-    let now = now();
-    let link_id = link.id.clone();
-    let stored = state
-        .db
-        .run(move |conn| store::set_passkey(conn, &link_id, &ceremony_json, &passkey_json, now))
-        .await?;
-    if !stored {
-        return Err(LinkError::InvalidState(link.state).into());
-    }
-    reloaded_link_response(&state, &link.id).await
-}
-
-/// Queues "A mobile device was linked to your account" in the linking transaction, so
-/// the email exists exactly when the link does.
-fn enqueue_linked_mail(
-    conn: &mut crate::db::DbConnection,
-    done: &service::Completed,
-    public_url: &url::Url,
-    now: NaiveDateTime,
-) -> Result<(), crate::db::StoreError> {
-    let Ok(to) = done.account.email.parse::<mail::Address>() else {
-        tracing::warn!(account = %done.account.id, "the account's email address cannot receive mail");
-        return Ok(());
-    };
-    let mut manage_url = public_url
-        .join("/devices")
-        .map_err(|e| crate::db::StoreError::Corrupt(e.to_string()))?;
-    manage_url
-        .query_pairs_mut()
-        .append_pair("device", &done.device.id);
-    let method_label = LinkMethod::parse(&done.device.method).map_or("QR code", LinkMethod::label);
-    mail::enqueue(
-        conn,
-        &mail::Mail::device_linked(
-            to,
-            mail::DeviceLinkedMail {
-                display_name: done.account.display_name(),
-                device_name: done.device.name.clone(),
-                method_label: method_label.to_owned(),
-                linked_at: now,
-                manage_url,
-            },
-        ),
-        now,
-    )?;
-    Ok(())
-}
-
-/// Finishes linking: only now does the device count as linked.
-#[post("/api/v1/links/{link_id}/complete")]
-async fn complete_link(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-    ctx: RequestContext,
-) -> Result<HttpResponse, ApiError> {
-    let link = authorized_link(&state, &req, &path).await?;
-    let now = now();
-    let link_id = link.id.clone();
-    let manage = state.settings.server.public_url.clone();
-    let done = state
-        .db
-        .run(move |conn| {
-            Ok(service::complete(
-                conn,
-                &link_id,
-                &ctx,
-                now,
-                |conn, done| enqueue_linked_mail(conn, done, &manage, now),
-            ))
-        })
-        .await??;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(json!({
-            "link_id": link.id,
-            "state": "completed",
-            "device_id": done.device.id,
-            "account": {"display_name": done.account.display_name()},
-            "biometrics": done.has_passkey,
-        })))
 }

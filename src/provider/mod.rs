@@ -4,6 +4,7 @@
 //! RP-initiated logout and back-channel logout. See docs/oidc-provider.md.
 
 pub mod approval;
+mod approval_api;
 mod approval_qr;
 mod authorize;
 pub mod backchannel;
@@ -26,6 +27,7 @@ pub mod tokens;
 mod userinfo;
 
 pub use crate::config::{ClientSettings, ProviderSettings};
+pub use approval_api::ApprovalsApi;
 pub use backchannel::{end_device_grants, end_session_grants};
 pub use routes::configure;
 pub use service::after_eaccess_sign_in;

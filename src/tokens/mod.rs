@@ -25,4 +25,5 @@ pub use dpop::{
 pub use jwk::{Jkt, JwkError, PublicJwk};
 pub use keys::{Jwks, JwksEntry, JwtError, KeyError, PublicKeyWithKid, SigningKey, verify_jwt};
 pub use nonce::{DpopNonces, NonceKeyError};
+pub use routes::JwksApi;
 pub use rsa_key::{RsaAlg, RsaPublicKey, RsaSigningKey, verify_rsa_jwt};

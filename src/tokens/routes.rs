@@ -4,6 +4,8 @@
 
 use actix_web::{HttpResponse, get, web};
 use chrono::Utc;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::http::ApiError;
 use crate::state::AppState;
@@ -15,7 +17,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(get_jwks);
 }
 
+/// A JWK Set (RFC 7517 section 5).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JwkSet {
+    /// RSA keys (RS256, PS256 ID tokens) first, then EC P-256 keys (ES256 ID tokens and
+    /// every access token of the app); each with `kid`, `use: sig` and `alg`.
+    #[schema(value_type = Vec<Object>)]
+    keys: Vec<serde_json::Value>,
+}
+
+crate::http::openapi::api_errors!(JwksErrors, crate::http::openapi::Body::None, {});
+
+/// The JWKS endpoint's part of the contract (the app may verify its access tokens).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(get_jwks))]
+pub struct JwksApi;
+
 /// The active key and retired keys not yet past `retire_after` (RFC 7517 section 5).
+#[utoipa::path(
+    tag = "keys",
+    responses(
+        (status = 200, description = "The published signing keys; `Cache-Control: public, max-age=300`.", body = JwkSet),
+        JwksErrors,
+    ),
+)]
 #[get("/.well-known/jwks.json")]
 async fn get_jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let now = Utc::now().naive_utc();
@@ -40,5 +66,5 @@ async fn get_jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
     );
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "public, max-age=300"))
-        .json(serde_json::json!({ "keys": keys })))
+        .json(JwkSet { keys }))
 }
