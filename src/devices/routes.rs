@@ -193,7 +193,8 @@ async fn get_me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResp
             "display_name": account.display_name(),
             "espaces": espaces.iter().map(|e| json!({"kind": e.kind, "name": e.name})).collect::<Vec<_>>(),
             "linked_devices": linked,
-            "device": {"id": device.id, "name": device.name, "biometrics": biometrics},
+            "device": {"id": device.id, "name": device.name, "biometrics": biometrics,
+                       "linked_at": device.linked_at.and_utc().to_rfc3339()},
         }))
     })
     .await?;
