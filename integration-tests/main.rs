@@ -5,6 +5,7 @@ mod helpers;
 mod invariants;
 mod process;
 
+mod app_serving;
 mod backchannel_logout;
 mod bench_smoke;
 mod cli;

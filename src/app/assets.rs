@@ -136,6 +136,40 @@ mod tests {
         assert_eq!(locale("../en"), None);
     }
 
+    /// Each message of an `.ftl` file with the variables it uses, in order of the file.
+    fn messages(lang: &str) -> Vec<(String, std::collections::BTreeSet<String>)> {
+        let text = std::str::from_utf8(locale(lang).unwrap().body).unwrap();
+        let mut out: Vec<(String, std::collections::BTreeSet<String>)> = Vec::new();
+        for line in text.lines() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            if !line.starts_with(' ') {
+                let (id, _) = line.split_once(" =").expect("a message: `id = text`");
+                out.push((id.to_owned(), std::collections::BTreeSet::new()));
+            }
+            let vars = &mut out.last_mut().expect("a message first").1;
+            for part in line.split('$').skip(1) {
+                let name: String = part
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                    .collect();
+                vars.insert(name);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_three_languages_have_the_same_keys_and_variables() {
+        let english = messages("en");
+        assert!(english.len() > 50);
+        assert!(english.iter().all(|(id, _)| id.starts_with("app-")));
+        for lang in ["fr", "de"] {
+            assert_eq!(messages(lang), english, "{lang} differs from en");
+        }
+    }
+
     #[test]
     fn every_file_has_a_stable_etag() {
         let a = find("app.js").unwrap();

@@ -7,6 +7,15 @@ mod routes;
 
 pub use routes::configure;
 
-/// Where eAccess (through devicelink) brings the browser back after a LuxTrust link:
-/// `<public_url>/app/link-callback`, always one of the app redirect URIs.
-pub use crate::config::APP_CALLBACK_PATH as CALLBACK_PATH;
+use crate::config::Settings;
+
+/// Where devicelink sends the browser back after a LuxTrust link started in the web app.
+pub const CALLBACK_PATH: &str = "/app/link-callback";
+
+/// `<public_url>/app/link-callback`: it joins `linking.app_redirect_uris` wherever they
+/// are checked. It is this server's own page, so it may be plain http (a loopback demo),
+/// which the settings refuse for the apps' URIs.
+pub fn callback_uri(settings: &Settings) -> Option<String> {
+    let url = settings.server.public_url.join(CALLBACK_PATH).ok()?;
+    Some(url.into())
+}

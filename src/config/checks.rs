@@ -3,20 +3,7 @@
 
 use super::{ConfigError, DEMO_SECRET_PREFIX, Profile, Settings, decode_secret};
 
-/// The web app's LuxTrust return, under `server.public_url` (docs/app.md).
-pub const APP_CALLBACK_PATH: &str = "/app/link-callback";
-
 impl Settings {
-    /// `<public_url>/app/link-callback` joins `linking.app_redirect_uris`, whatever the
-    /// file says: it is this server's own page, so it may be plain http on a loopback demo.
-    pub(super) fn add_app_callback(&mut self) {
-        if let Ok(own) = self.server.public_url.join(APP_CALLBACK_PATH) {
-            if !self.linking.app_redirect_uris.contains(&own) {
-                self.linking.app_redirect_uris.push(own);
-            }
-        }
-    }
-
     pub(super) fn validate_linking(&self, profile: Profile) -> Result<(), ConfigError> {
         let l = &self.linking;
         if !(30..=600).contains(&l.qr_code_ttl_secs) {
@@ -49,11 +36,8 @@ impl Settings {
                 "must be between 10 and 3600",
             ));
         }
-        let own = self.server.public_url.join(APP_CALLBACK_PATH).ok();
         if l.app_redirect_uris.iter().any(|u| {
-            Some(u) != own.as_ref()
-                && (u.fragment().is_some()
-                    || matches!(u.scheme(), "http" | "javascript" | "data" | "file"))
+            u.fragment().is_some() || matches!(u.scheme(), "http" | "javascript" | "data" | "file")
         }) {
             return Err(ConfigError::invalid(
                 "linking.app_redirect_uris",

@@ -9,7 +9,6 @@ use serde::Deserialize;
 use url::Url;
 
 mod checks;
-pub use checks::APP_CALLBACK_PATH;
 mod mail;
 mod provider;
 #[cfg(test)]
@@ -360,7 +359,7 @@ impl Settings {
             }
             builder = builder.add_source(config::File::from(path.to_path_buf()));
         }
-        let mut settings: Settings = builder
+        let settings: Settings = builder
             .add_source(
                 config::Environment::with_prefix("DEVICELINK")
                     .prefix_separator("__")
@@ -369,7 +368,6 @@ impl Settings {
             )
             .build()?
             .try_deserialize()?;
-        settings.add_app_callback();
         Ok(settings)
     }
 
