@@ -218,3 +218,67 @@ test('the app speaks French by default and German on request, and links with Lux
     await screen(refused.page, '05c-luxtrust-refused');
   });
 });
+
+test('the app is usable at 320 px with the keyboard only, and its shell opens offline', async (t) => {
+  const phone = await openPhone(t, { authenticator: false });
+  const { page, context } = phone;
+  await page.setViewportSize({ width: 320, height: 640 });
+  const step = stepper(t, page, 'app-keyboard');
+  const fits = async (what) => {
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 320, `${what}: the page is ${width} px wide at a 320 px viewport`);
+  };
+
+  await step('home → device name → method → camera, with Tab, typing and Enter only', async () => {
+    await openApp(page, 'home');
+    await fits('home');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'link-start');
+    await page.keyboard.press('Enter');
+    await onScreen(page, 'name');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'device-name', 'the name field has the focus');
+    await page.keyboard.type('Keyboard phone');
+    await page.keyboard.press('Enter');
+    await onScreen(page, 'method');
+    await fits('method');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.value), 'qr');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    await onScreen(page, 'camera');
+    await fits('camera');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'camera-allow');
+  });
+
+  await step('the camera scans continuously (Chromium’s own fake camera films no QR code)', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.keyboard.press('Enter');
+    await onScreen(page, 'scan');
+    await page.waitForFunction(() => {
+      const video = document.getElementById('link-video');
+      return video.readyState >= 2 && video.currentTime > 0.5;
+    });
+    assert.equal(await visibleText(page.locator('#link-hint'), '#link-hint'), 'Hold your device still for a few seconds.');
+    await screen(page, '05-scan');
+    await page.locator('section[data-screen="scan"] button[data-action="cancel-link"]').press('Enter');
+    await onScreen(page, 'home');
+  });
+
+  await step('offline, the service worker still opens the app', async () => {
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
+    // Controlled from now on (the worker claims its clients when it activates).
+    await page.reload();
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+    await context.setOffline(true);
+    try {
+      await page.reload();
+      await onScreen(page, 'home');
+      assert.equal(await visibleText(page.locator('#link-start'), '#link-start'), 'Link your device');
+    } finally {
+      await context.setOffline(false);
+    }
+  });
+});

@@ -50,7 +50,6 @@ test('the app links by QR code with biometrics, unlocks, approves a sign-in, cha
     await page.locator('#camera-allow').tap();
     await onScreen(page, 'scan');
     await visibleText(page.locator('#link-hint'), 'the hold-still hint');
-    await screen(page, '05-scan');
   });
 
   await pstep('the scan binds the link to Marie; the secret code screen', async () => {
