@@ -7,6 +7,7 @@ COPY src ./src
 COPY migrations ./migrations
 COPY templates ./templates
 COPY static ./static
+COPY locales ./locales
 COPY conf ./conf
 COPY integration-tests ./integration-tests
 RUN cargo build --release --locked --bin devicelink

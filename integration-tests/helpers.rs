@@ -99,8 +99,20 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
 }
 
+/// The tests read the English sentences unless a test asks for another language (French
+/// is the default of a request that names none; `i18n` tests cover the languages).
+fn english() -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT_LANGUAGE,
+        reqwest::header::HeaderValue::from_static("en"),
+    );
+    headers
+}
+
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
+        .default_headers(english())
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         .build()
@@ -110,6 +122,7 @@ pub fn http_client() -> reqwest::Client {
 /// Like [`http_client`], giving up on a request after `timeout`.
 pub fn http_client_with_timeout(timeout: std::time::Duration) -> reqwest::Client {
     reqwest::Client::builder()
+        .default_headers(english())
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .build()

@@ -3,6 +3,7 @@
 
 mod helpers;
 mod invariants;
+
 mod process;
 
 mod app_serving;
@@ -17,6 +18,7 @@ mod eaccess_peer;
 mod faults;
 mod foundation;
 mod hostile;
+mod languages;
 mod link_races;
 mod linking;
 mod luxtrust;

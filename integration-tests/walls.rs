@@ -251,10 +251,10 @@ fn forbidden(path: &str, segments: &[String]) -> Option<String> {
     }
     if (path.starts_with("mock_idp/") || path.starts_with("device_client/"))
         // The reference client's CLI drives the mock's sign-in page (mock_idp::script).
-        && !matches!(first, "mock_idp" | "device_client" | "protocol")
+        && !matches!(first, "mock_idp" | "device_client" | "protocol" | "i18n")
     {
         return Some(format!(
-            "the mock eAccess and the reference client stand outside the server: only crate::protocol is shared, not crate::{first}"
+            "the mock eAccess and the reference client stand outside the server: only crate::protocol and crate::i18n are shared, not crate::{first}"
         ));
     }
     if is_storage(path)

@@ -14,6 +14,7 @@ pub mod eaccess;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
+pub mod i18n;
 pub mod janitor;
 pub mod linking;
 pub mod mail;

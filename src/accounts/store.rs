@@ -1,5 +1,6 @@
 //! Storage of accounts, eSpaces and recorded authentication products.
 
+use crate::i18n::Lang;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -209,6 +210,24 @@ pub fn has_used_product(
         .count()
         .get_result(conn)?;
     Ok(count > 0)
+}
+
+/// Keeps `lang` as the account's language (the switcher's choice).
+pub fn set_language(conn: &mut DbConnection, id: &str, lang: Lang) -> Result<(), StoreError> {
+    diesel::update(accounts::table.find(id))
+        .set(accounts::language.eq(lang.code()))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The account's chosen language, if it chose one.
+pub fn language(conn: &mut DbConnection, id: &str) -> Result<Option<Lang>, StoreError> {
+    let code: Option<Option<String>> = accounts::table
+        .find(id)
+        .select(accounts::language)
+        .first(conn)
+        .optional()?;
+    Ok(code.flatten().as_deref().and_then(Lang::from_code))
 }
 
 /// Replaces the account's e-mail address; whether the account exists.

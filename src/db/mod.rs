@@ -281,11 +281,14 @@ impl Db {
             .wait
             .saturating_sub(started.elapsed())
             .max(Duration::from_millis(10));
+        // The request's language follows the work to the blocking thread, so a sentence
+        // made there speaks it too.
+        let lang = crate::i18n::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
             let _permit = permit;
             let mut conn = pool.get_timeout(remaining)?;
-            in_immediate_transaction(&mut conn, f)
+            crate::i18n::with_lang(lang, || in_immediate_transaction(&mut conn, f))
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("blocking task failed: {e}")))?

@@ -10,6 +10,7 @@ diesel::table! {
         family_name -> Text,
         webauthn_user_handle -> Text,
         created_at -> Timestamp,
+        language -> Nullable<Text>,
     }
 }
 

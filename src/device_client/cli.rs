@@ -421,8 +421,15 @@ async fn luxtrust_binding(
             "open {authorization_url} in a browser to authenticate; this client completes the step itself only against the mock eAccess (--identity)"
         ));
     };
-    // The system browser: its own cookies, never following redirects automatically.
+    // The system browser: its own cookies, the phone's language, never following
+    // redirects automatically.
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::ACCEPT_LANGUAGE,
+        reqwest::header::HeaderValue::from_static(super::client::app_language().code()),
+    );
     let browser = reqwest::Client::builder()
+        .default_headers(headers)
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
         .build()?;

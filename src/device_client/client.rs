@@ -2,6 +2,7 @@
 //! signing a fresh DPoP proof for every request and answering WebAuthn ceremonies with
 //! a software passkey that performs user verification.
 
+use crate::i18n::Lang;
 use std::path::Path;
 
 use base64::Engine;
@@ -103,6 +104,20 @@ pub struct DeviceClient {
 /// accepts web origins whose host is the relying-party id, so it presents the portal's.
 pub const DEFAULT_APP_ORIGIN: &str = "http://localhost:8080";
 
+/// The language the reference app asks the server's sentences in, like a phone's system
+/// language: `DEVICELINK_LANG`, else the locale (`LC_ALL`, `LANG`), when it names French,
+/// German or English; otherwise English (the reference app is a developer's tool).
+pub fn app_language() -> Lang {
+    ["DEVICELINK_LANG", "LC_ALL", "LANG"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find_map(|value| {
+            let primary = value.split(['_', '-', '.']).next().unwrap_or("").to_owned();
+            Lang::from_code(&primary)
+        })
+        .unwrap_or(Lang::En)
+}
+
 impl DeviceClient {
     /// A fresh installation with a new device key.
     pub fn new(server: Url, webauthn_origin: Url) -> Result<Self, ClientError> {
@@ -122,11 +137,17 @@ impl DeviceClient {
     }
 
     fn from_state(state: DeviceState, key: DeviceKey) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT_LANGUAGE,
+            reqwest::header::HeaderValue::from_static(app_language().code()),
+        );
         let http = reqwest::Client::builder()
             .user_agent(concat!(
                 "devicelink-reference-app/",
                 env!("CARGO_PKG_VERSION")
             ))
+            .default_headers(headers)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();

@@ -29,22 +29,20 @@ fn dpop_token(req: &HttpRequest) -> Result<String, ApiError> {
     // No credentials, or another scheme: a challenge without `error` (RFC 6750 section 3.1).
     let value = values
         .next()
-        .ok_or_else(|| no_credentials("Send the access token as `Authorization: DPoP <token>`."))?;
+        .ok_or_else(|| no_credentials(crate::i18n::t("api-auth-use-dpop")))?;
     if values.next().is_some() {
-        return Err(invalid_token("Send exactly one Authorization header."));
+        return Err(invalid_token(crate::i18n::t("api-auth-one-header")));
     }
     let value = value
         .to_str()
-        .map_err(|_| invalid_token("The Authorization header is not readable."))?;
+        .map_err(|_| invalid_token(crate::i18n::t("api-auth-unreadable")))?;
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("DPoP") {
-        return Err(no_credentials(
-            "This access token is bound to the device key: use the DPoP scheme with a proof, not Bearer.",
-        ));
+        return Err(no_credentials(crate::i18n::t("api-auth-bound-token")));
     }
     let token = token.trim();
     if token.is_empty() {
-        return Err(invalid_token("The access token is empty."));
+        return Err(invalid_token(crate::i18n::t("api-auth-empty")));
     }
     Ok(token.to_owned())
 }
@@ -121,7 +119,5 @@ fn is_current(device: &DeviceRow, claims: &AccessClaims) -> bool {
 }
 
 fn revoked() -> ApiError {
-    invalid_token(
-        "This access token was revoked: the device was locked or unlinked, or its tokens were withdrawn. Open the app again.",
-    )
+    invalid_token(crate::i18n::t("api-token-revoked"))
 }

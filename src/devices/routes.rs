@@ -323,11 +323,8 @@ async fn enable_biometrics(
         .finish_passkey_registration(&body.credential, &ceremony)
         .map_err(|e| {
             tracing::info!(device = %device.id, error = %e, "passkey registration refused");
-            ApiError::bad_request(
-                "invalid_passkey",
-                "The passkey could not be verified. Biometrics (user verification) are required.",
-            )
-            .with_field("reason", e.to_string())
+            ApiError::bad_request("invalid_passkey", crate::i18n::t("api-passkey-invalid"))
+                .with_field("reason", e.to_string())
         })?;
     let row = PasskeyRow {
         id: uuid::Uuid::new_v4().to_string(),

@@ -275,14 +275,14 @@ pub fn parse_secret_code(raw: &str) -> Result<SecretCode, crate::http::ApiError>
         crate::http::ApiError::new(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_secret_code",
-            "The secret code must be exactly 6 digits.",
+            crate::i18n::t("api-secret-code-format"),
         )
     })?;
     if code.is_weak() {
         return Err(crate::http::ApiError::new(
             actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
             "weak_secret_code",
-            "This secret code is too easy to guess. Avoid repeated digits, sequences like 123456 and common codes.",
+            crate::i18n::t("api-weak-secret-code"),
         ));
     }
     Ok(code)

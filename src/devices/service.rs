@@ -22,8 +22,10 @@ use crate::tokens::store::{self as token_store, RefreshTokenRow};
 use super::store::{self, DeviceRow};
 
 /// The sentence of the lock screen.
-pub const LOCKED_MESSAGE: &str =
-    "For your security this device is locked. Link it again from your browser or with LuxTrust.";
+/// The sentence of `device_locked`, in the current language.
+pub fn locked_message() -> String {
+    crate::i18n::t("api-device-locked")
+}
 
 /// Why a device request was refused. Each maps to a stable error code.
 #[derive(Debug, thiserror::Error)]
@@ -59,15 +61,16 @@ impl From<DeviceError> for ApiError {
             DeviceError::InvalidDevice => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_device",
-                "This device is not linked to an account (or was unlinked). Link it again from your browser or with LuxTrust.".into(),
+                crate::i18n::t("api-invalid-device").into(),
             ),
-            DeviceError::Locked => (StatusCode::LOCKED, "device_locked", LOCKED_MESSAGE.into()),
+            DeviceError::Locked => (StatusCode::LOCKED, "device_locked", locked_message().into()),
             DeviceError::InvalidSecretCode { attempts_remaining } => {
                 return ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "invalid_secret_code",
-                    format!(
-                        "The secret code is wrong. {attempts_remaining} attempt(s) left before this device is locked."
+                    crate::i18n::t_args(
+                        "api-invalid-secret-code",
+                        &[("attempts", attempts_remaining.into())],
                     ),
                 )
                 .with_field("attempts_remaining", attempts_remaining);
@@ -75,25 +78,25 @@ impl From<DeviceError> for ApiError {
             DeviceError::BiometricsNotEnabled => (
                 StatusCode::CONFLICT,
                 "biometrics_not_enabled",
-                "Biometrics are not turned on for this device. Open the app with your secret code, or turn biometrics on in the app's settings.".into(),
+                crate::i18n::t("api-biometrics-not-enabled").into(),
             ),
             DeviceError::NoCeremony => (
                 StatusCode::CONFLICT,
                 "no_pending_ceremony",
-                "Ask for WebAuthn options first; they are valid for five minutes and for one attempt.".into(),
+                crate::i18n::t("api-no-pending-ceremony").into(),
             ),
             DeviceError::InvalidPasskey(reason) => {
                 return ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     "invalid_passkey",
-                    "The biometric check could not be verified for this device. Try again or use your secret code.",
+                    crate::i18n::t("api-unlock-passkey-invalid"),
                 )
                 .with_field("reason", reason);
             }
             DeviceError::PasskeyAlreadyRegistered => (
                 StatusCode::CONFLICT,
                 "passkey_already_registered",
-                "This passkey is already registered. Create a new one on this device.".into(),
+                crate::i18n::t("api-passkey-already-registered").into(),
             ),
         };
         ApiError::new(status, code, text)
@@ -567,7 +570,7 @@ mod tests {
         let api: ApiError = DeviceError::Locked.into();
         assert_eq!(api.status, StatusCode::LOCKED);
         assert_eq!(api.code, "device_locked");
-        assert_eq!(api.description, LOCKED_MESSAGE);
+        assert_eq!(api.description, locked_message());
         let api: ApiError = DeviceError::InvalidSecretCode {
             attempts_remaining: 2,
         }

@@ -92,11 +92,18 @@ pub struct Unlock<'a> {
 pub struct UnlockRequired;
 
 /// The sentence the app shows with `401 unlock_required`.
-pub const UNLOCK_REQUIRED: &str = "Enter your secret code to continue.";
+/// The sentence of `unlock_required`, in the current language.
+pub fn unlock_required_message() -> String {
+    crate::i18n::t("api-unlock-required")
+}
 
 impl From<UnlockRequired> for ApiError {
     fn from(_: UnlockRequired) -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unlock_required", UNLOCK_REQUIRED)
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unlock_required",
+            unlock_required_message(),
+        )
     }
 }
 

@@ -76,10 +76,7 @@ pub(super) async fn unlock(
                 ApiError::bad_request("invalid_request", "secret_code is required.")
             })?;
             let code = SecretCode::try_from(raw).map_err(|_| {
-                ApiError::bad_request(
-                    "invalid_request",
-                    "The secret code must be exactly 6 digits.",
-                )
+                ApiError::bad_request("invalid_request", crate::i18n::t("api-secret-code-format"))
             })?;
             check_secret_code(&state, &device, code, &ctx).await?;
             let id = device.id.clone();

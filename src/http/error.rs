@@ -48,7 +48,7 @@ impl ApiError {
         Self::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            "There is nothing at this address.",
+            crate::i18n::t("api-not-found"),
         )
     }
 
@@ -57,7 +57,7 @@ impl ApiError {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
-            "Something went wrong on our side. Please try again later.",
+            crate::i18n::t("api-internal-error"),
         )
         .with_cause(cause)
     }
@@ -66,7 +66,7 @@ impl ApiError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "service_unavailable",
-            "The service is temporarily unavailable. Please try again in a moment.",
+            crate::i18n::t("api-service-unavailable"),
         )
         .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
         .with_cause(cause)
@@ -173,8 +173,8 @@ impl PageError {
         Self::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            "Page not found",
-            "There is no page at this address. Check the link or go back to the home page.",
+            crate::i18n::t("page-not-found-title"),
+            crate::i18n::t("page-not-found"),
         )
     }
 
@@ -182,8 +182,8 @@ impl PageError {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
-            "Something went wrong",
-            "Something went wrong on our side. Please try again in a few minutes.",
+            crate::i18n::t("page-internal-error-title"),
+            crate::i18n::t("page-internal-error"),
         )
         .with_cause(cause)
     }
@@ -192,8 +192,8 @@ impl PageError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "service_unavailable",
-            "Temporarily unavailable",
-            "The service is temporarily unavailable. Please try again in a moment.",
+            crate::i18n::t("page-unavailable-title"),
+            crate::i18n::t("api-service-unavailable"),
         )
         .with_header(header::RETRY_AFTER, HeaderValue::from_static("5"))
         .with_cause(cause)
@@ -204,10 +204,8 @@ impl PageError {
         let err = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            "Too many attempts",
-            format!(
-                "Too many attempts. Please wait {retry_after_secs} seconds before trying again."
-            ),
+            crate::i18n::t("page-rate-limited-title"),
+            crate::i18n::t_args("page-rate-limited", &[("seconds", retry_after_secs.into())]),
         );
         match HeaderValue::from_str(&retry_after_secs.to_string()) {
             Ok(value) => err.with_header(header::RETRY_AFTER, value),

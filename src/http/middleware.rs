@@ -137,31 +137,27 @@ pub async fn uniform_errors(
 
 /// Our rendering of a client error actix produced.
 fn render(status: StatusCode, is_api: bool) -> HttpResponse {
-    let (code, description) = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
-            "The request body has a content type this endpoint does not take.",
-        ),
-        StatusCode::URI_TOO_LONG => ("uri_too_long", "The request URL is too long."),
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
-            ("headers_too_large", "The request headers are too large.")
+    let (code, key) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "api-payload-too-large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "api-unsupported-media-type")
         }
-        StatusCode::NOT_FOUND => ("not_found", "There is nothing at this address."),
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
-            "This address does not take this HTTP method.",
-        ),
-        _ => ("invalid_request", "The request could not be read."),
+        StatusCode::URI_TOO_LONG => ("uri_too_long", "api-uri-too-long"),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => {
+            ("headers_too_large", "api-headers-too-large")
+        }
+        StatusCode::NOT_FOUND => ("not_found", "api-not-found"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "api-method-not-allowed"),
+        _ => ("invalid_request", "api-invalid-request"),
     };
     if is_api {
-        ApiError::new(status, code, description).error_response()
+        ApiError::new(status, code, crate::i18n::t(key)).error_response()
     } else {
         PageError::new(
             status,
             code,
-            "This request could not be handled",
-            "What was sent is too large, incomplete or damaged. Go back, reload the page and try again.",
+            crate::i18n::t("page-bad-request-title"),
+            crate::i18n::t("page-bad-request"),
         )
         .error_response()
     }

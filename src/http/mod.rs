@@ -48,15 +48,16 @@ pub fn configure_extractors(cfg: &mut web::ServiceConfig, max_body_bytes: usize)
                 .error_handler(|err, req| form_error(&err, req)),
         )
         .app_data(web::QueryConfig::default().error_handler(|err, req| {
-            let description = format!("The query string is not valid: {err}");
+            let description =
+                crate::i18n::t_args("api-invalid-query", &[("detail", err.to_string().into())]);
             if is_api_path(req.path()) {
                 ApiError::bad_request("invalid_request", description).into()
             } else {
                 PageError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
-                    "This link is not valid",
-                    "The address you followed is incomplete or damaged. Go back and try again.",
+                    crate::i18n::t("page-invalid-link-title"),
+                    crate::i18n::t("page-invalid-link"),
                 )
                 .into()
             }
@@ -76,19 +77,19 @@ fn json_error(err: &JsonPayloadError) -> ApiError {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                "The request body is too large.",
+                crate::i18n::t("api-payload-too-large"),
             )
         }
         JsonPayloadError::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "Send the request body as JSON with the header Content-Type: application/json.",
+            crate::i18n::t("api-send-json"),
         ),
         JsonPayloadError::Deserialize(e) => ApiError::bad_request(
             "invalid_request",
-            format!("The request body is not valid: {e}."),
+            crate::i18n::t_args("api-invalid-body", &[("detail", e.to_string().into())]),
         ),
-        _ => ApiError::bad_request("invalid_request", "The request body could not be read."),
+        _ => ApiError::bad_request("invalid_request", crate::i18n::t("api-body-unreadable")),
     }
 }
 
@@ -102,19 +103,22 @@ fn form_error(err: &UrlencodedError, req: &HttpRequest) -> actix_web::Error {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                "The request body is too large.",
+                crate::i18n::t("api-payload-too-large"),
             )
             .into()
         } else {
-            ApiError::bad_request("invalid_request", format!("The form is not valid: {err}."))
-                .into()
+            ApiError::bad_request(
+                "invalid_request",
+                crate::i18n::t_args("api-invalid-form", &[("detail", err.to_string().into())]),
+            )
+            .into()
         }
     } else {
         PageError::new(
             StatusCode::BAD_REQUEST,
             "invalid_form",
-            "The form could not be read",
-            "What was sent is incomplete or damaged. Go back, reload the page and try again.",
+            crate::i18n::t("page-invalid-form-title"),
+            crate::i18n::t("page-invalid-form"),
         )
         .into()
     }

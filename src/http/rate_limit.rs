@@ -91,7 +91,7 @@ pub fn too_many_requests(retry_after_secs: i64) -> ApiError {
     let mut err = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
         "rate_limited",
-        "Too many attempts. Please wait a moment before trying again.",
+        crate::i18n::t("api-rate-limited"),
     )
     .with_field("retry_after", retry_after_secs);
     if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {

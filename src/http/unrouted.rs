@@ -46,9 +46,9 @@ async fn answer(
         (Some(allow), true) => ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            format!(
-                "This address does not take this HTTP method; use {}.",
-                allow.to_str().unwrap_or("another")
+            crate::i18n::t_args(
+                "api-method-not-allowed-use",
+                &[("allow", allow.to_str().unwrap_or("?").to_owned().into())],
             ),
         )
         .with_header(ALLOW, allow)
@@ -56,8 +56,8 @@ async fn answer(
         (Some(allow), false) => PageError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            "This request could not be handled",
-            "This address does not take this kind of request. Go back, reload the page and try again.",
+            crate::i18n::t("page-bad-request-title"),
+            crate::i18n::t("page-method-not-allowed"),
         )
         .with_header(ALLOW, allow)
         .error_response(),

@@ -81,27 +81,15 @@ impl Refusal {
         .unwrap_or(Self::AuthenticationFailed)
     }
 
-    pub fn describe(self) -> &'static str {
+    pub fn describe(self) -> String {
         match self {
-            Self::Cancelled => "You cancelled the authentication at eAccess. Nothing was linked.",
-            Self::AuthenticationFailed => {
-                "The answer from eAccess could not be verified. Nothing was linked; please try again."
-            }
-            Self::AuthenticationTooOld => {
-                "The authentication is not recent enough. Please start linking again and authenticate right away."
-            }
-            Self::WrongProduct => {
-                "You authenticated with another product than the one you chose. Only LuxTrust Mobile or LuxTrust Scan, as chosen in the app, can link this device."
-            }
-            Self::AccountNotRegistered => {
-                "You must first register on the portal in a web browser; registration is not possible in the app."
-            }
-            Self::ProductNeverUsed => {
-                "You cannot link your device with a LuxTrust product that you have never used to sign in to the portal. Sign in once in your browser with it first."
-            }
-            Self::EaccessUnavailable => {
-                "eAccess cannot be reached right now. Please try again in a few minutes."
-            }
+            Self::Cancelled => crate::i18n::t("api-luxtrust-cancelled"),
+            Self::AuthenticationFailed => crate::i18n::t("api-luxtrust-unverified"),
+            Self::AuthenticationTooOld => crate::i18n::t("api-luxtrust-not-fresh"),
+            Self::WrongProduct => crate::i18n::t("api-luxtrust-wrong-product"),
+            Self::AccountNotRegistered => crate::i18n::t("api-account-not-registered"),
+            Self::ProductNeverUsed => crate::i18n::t("api-product-never-used"),
+            Self::EaccessUnavailable => crate::i18n::t("api-eaccess-unavailable"),
         }
     }
 }
@@ -151,7 +139,7 @@ pub fn judge(
 pub fn invalid_result() -> ApiError {
     ApiError::bad_request(
         "invalid_luxtrust_result",
-        "This result is not valid for this link, or was already used. Start linking again.",
+        crate::i18n::t("api-invalid-luxtrust-result"),
     )
 }
 
@@ -159,8 +147,8 @@ fn page_expired() -> PageError {
     PageError::new(
         StatusCode::GONE,
         "link_expired",
-        "This link request has expired",
-        "This request to link a device has expired or was already used. Start again in the MyPortal app.",
+        crate::i18n::t("api-luxtrust-link-expired-title"),
+        crate::i18n::t("api-luxtrust-link-expired"),
     )
 }
 
@@ -298,7 +286,7 @@ pub async fn complete_callback(
         if let Some(refusal) = refusal {
             query
                 .append_pair("error", refusal.code())
-                .append_pair("error_description", refusal.describe());
+                .append_pair("error_description", &refusal.describe());
         }
     }
     Ok(crate::web::see_other(target.as_str()))

@@ -120,9 +120,7 @@ async fn create_link(
                 }
                 Some("luxtrust_scan") => (LinkMethod::LuxtrustScan, ProductKind::LuxtrustScan),
                 _ => {
-                    return Err(invalid_request(
-                        "With the luxtrust method, product must be luxtrust_mobile or luxtrust_scan.",
-                    ));
+                    return Err(invalid_request(crate::i18n::t("api-invalid-product")));
                 }
             };
             let registered: Vec<String> = state
@@ -494,7 +492,7 @@ async fn add_passkey(
         ApiError::new(
             StatusCode::CONFLICT,
             "invalid_link_state",
-            "Ask for passkey options first (POST .../passkey/options).",
+            crate::i18n::t("api-passkey-options-first"),
         )
     })?;
     let ceremony: PasskeyRegistration =
@@ -506,7 +504,7 @@ async fn add_passkey(
             tracing::info!(error = %e, "passkey registration refused");
             ApiError::bad_request(
                 "invalid_passkey",
-                "The passkey could not be verified. Biometrics (user verification) are required; try again or skip this step.",
+                crate::i18n::t("api-link-passkey-invalid"),
             )
             .with_field("reason", e.to_string())
         })?;

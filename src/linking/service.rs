@@ -55,43 +55,43 @@ impl From<LinkError> for ApiError {
             LinkError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "link_not_found",
-                "This link request does not exist. Start linking again in the app.".into(),
+                crate::i18n::t("api-link-not-found").into(),
             ),
             LinkError::Expired => (
                 StatusCode::GONE,
                 "link_expired",
-                "This link request has expired or was cancelled. Start linking again in the app.".into(),
+                crate::i18n::t("api-link-expired").into(),
             ),
             LinkError::InvalidState(state) => (
                 StatusCode::CONFLICT,
                 "invalid_link_state",
-                format!("This step cannot be done now: the link is in state `{state}`.").into(),
+                crate::i18n::t_args("api-invalid-link-state", &[("state", state.into())]).into(),
             ),
             LinkError::DeviceAlreadyLinked => (
                 StatusCode::CONFLICT,
                 "device_already_linked",
-                "This device is already linked to an account. Unlink it first, in the app or in your browser, before linking it again.".into(),
+                crate::i18n::t("api-device-already-linked").into(),
             ),
             LinkError::QrInvalid => (
                 StatusCode::BAD_REQUEST,
                 "qr_code_invalid",
-                "This is not a valid QR code for linking a device. Scan the QR code shown in your browser.".into(),
+                crate::i18n::t("api-qr-code-invalid").into(),
             ),
             LinkError::QrExpired => (
                 StatusCode::GONE,
                 "qr_code_expired",
-                "This QR code has expired. Generate a new QR code in your browser and scan it again.".into(),
+                crate::i18n::t("api-qr-code-expired").into(),
             ),
             LinkError::QrAlreadyUsed => (
                 StatusCode::CONFLICT,
                 "qr_code_already_used",
-                "This QR code has already been used. To link another device, generate a new QR code in your browser.".into(),
+                crate::i18n::t("api-qr-code-already-used").into(),
             ),
             LinkError::InvalidResult => return super::luxtrust::invalid_result(),
             LinkError::PasskeyAlreadyRegistered => (
                 StatusCode::CONFLICT,
                 "passkey_already_registered",
-                "This passkey is already registered. Create a new one on this device.".into(),
+                crate::i18n::t("api-passkey-already-registered").into(),
             ),
         };
         ApiError::new(status, code, text)

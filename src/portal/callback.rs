@@ -170,10 +170,14 @@ pub(super) async fn eaccess_callback(
         }
         None => target,
     };
+    let lang_cookie = crate::web::language::signed_in_lang_cookie(&state, &token).await?;
     let mut response = see_other(&target);
     response
         .add_cookie(&session::session_cookie(&state.settings, token))
         .map_err(PageError::internal)?;
+    if let Some(cookie) = lang_cookie {
+        response.add_cookie(&cookie).map_err(PageError::internal)?;
+    }
     Ok(response)
 }
 

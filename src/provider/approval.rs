@@ -236,8 +236,8 @@ async fn continue_sign_in(
             return Err(PageError::new(
                 StatusCode::CONFLICT,
                 "approval_pending",
-                "Not approved yet",
-                "Scan the code with the app on your linked phone and approve there; this page then continues by itself.",
+                crate::i18n::t("api-approval-pending-title"),
+                crate::i18n::t("api-approval-pending"),
             ));
         }
         Outcome::Refused => (
@@ -289,7 +289,7 @@ async fn scan(
             return Err(ApiError::new(
                 StatusCode::GONE,
                 "qr_code_expired",
-                "This QR code has expired. Scan the code shown in your browser again.",
+                crate::i18n::t("api-approval-qr-expired"),
             ));
         }
         Err(QrError::Invalid) => return Err(invalid_approval()),
@@ -331,7 +331,7 @@ fn invalid_approval() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "invalid_approval",
-        "This sign-in code is unknown, expired or already used. Start again in the browser.",
+        crate::i18n::t("api-invalid-approval"),
     )
 }
 

@@ -122,7 +122,7 @@ pub(super) async fn next_frame(
         ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_approval",
-            "This sign-in code is no longer shown. Start again at the portal.",
+            crate::i18n::t("api-approval-not-shown"),
         )
     };
     let (row, _) = bound_request(&state, &req, &body.request)

@@ -139,7 +139,7 @@ pub(crate) async fn exchange(
         now.naive_utc(),
     )
     .map_err(|_| {
-        ApiError::bad_request("invalid_grant", step_up::UNLOCK_REQUIRED)
+        ApiError::bad_request("invalid_grant", step_up::unlock_required_message())
             .with_field("reason", "unlock_required")
     })?;
     let ttl = state.settings.provider.access_token_ttl_secs;

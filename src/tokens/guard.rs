@@ -119,7 +119,7 @@ pub fn replayed() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         "invalid_dpop_proof",
-        "This DPoP proof was already used; make a new proof for every request.",
+        crate::i18n::t("api-dpop-replayed"),
     )
     .with_field("reason", "replayed_jti")
     .with_header(

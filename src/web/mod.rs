@@ -10,10 +10,12 @@
 //!   a portal's sign-in through the provider) and the purpose its callback dispatches on.
 //! - [`error`]: the error page every [`crate::http::PageError`] renders as.
 //!
-//! The language of a page will be chosen in [`page::html`], the one place every page
-//! goes through.
+//! - [`language`]: the header's language switcher (`POST /language`), the `lang` cookie
+//!   and the safe return path. The language itself is chosen per request by
+//!   [`crate::i18n::middleware`]; pages read it with [`crate::i18n::current`].
 
 pub mod error;
+pub mod language;
 pub mod login;
 pub mod nav;
 pub mod page;

@@ -72,12 +72,12 @@ pub fn csrf_failed() -> PageError {
     PageError::new(
         StatusCode::FORBIDDEN,
         "invalid_csrf",
-        "This form has expired",
-        "For your security this form can no longer be sent. Go back, reload the page and try again.",
+        crate::i18n::t("page-csrf-title"),
+        crate::i18n::t("page-csrf"),
     )
 }
 
-/// A moment as the pages show it.
+/// A stored (UTC) moment as the pages show it: Luxembourg time, in the page's language.
 pub fn format_time(t: NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+    crate::i18n::time::datetime(crate::i18n::current(), t)
 }

@@ -1,0 +1,12 @@
+# Commun à toutes les zones : sélecteur de langue, nombres, cadre des pages.
+lang-switcher-label = Langue
+lang-switcher-submit = Changer de langue
+plural-devices = { $count ->
+    [one] { $count } appareil
+   *[other] { $count } appareils
+}
+base-skip = Aller au contenu
+base-nav-account = Compte
+base-link-device = Lier un appareil
+base-sign-out = Se déconnecter
+base-footer = MyPortal · sécurisé par devicelink
