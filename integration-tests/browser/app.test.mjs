@@ -31,7 +31,7 @@ before(async () => {
   await prepareScreenshots();
 });
 
-test('the app links by QR code with biometrics, unlocks, approves a sign-in, changes the code and unlinks', async (t) => {
+test('the app links by QR code with biometrics, unlocks, approves a sign-in, turns biometrics off and on, changes the code and unlinks', async (t) => {
   const desktop = await openBrowser(t);
   const step = stepper(t, desktop.page, 'app-qr-biometrics');
   await signInToPortal(step, desktop.page);
@@ -141,9 +141,21 @@ test('the app links by QR code with biometrics, unlocks, approves a sign-in, cha
     assert.match(await visibleText(portal.page.locator('td[data-claim="acr"]'), 'acr'), /^urn:devicelink:acr:device/);
   });
 
-  await pstep('change the secret code (a weak one is refused first)', async () => {
+  await pstep('biometrics off, then on again: after a biometric unlock the code is asked first', async () => {
     await page.locator('section[data-screen="approve"] button[data-action="account"]').tap();
     await onScreen(page, 'account');
+    await page.locator('#bio-toggle', { hasText: 'Turn biometrics off' }).tap();
+    await page.locator('#account-notice').filter({ hasText: 'Biometrics are off.' }).waitFor();
+    assert.equal(await visibleText(page.locator('#me-bio'), '#me-bio'), 'Off');
+    await page.locator('#bio-toggle', { hasText: 'Turn biometrics on' }).tap();
+    await onScreen(page, 'stepup');
+    await typeCode(page, '#stepup-code', '482913');
+    await page.locator('#stepup-form button[type="submit"]').tap();
+    await page.locator('#account-notice').filter({ hasText: 'Biometrics are on.' }).waitFor();
+    assert.equal(await visibleText(page.locator('#me-bio'), '#me-bio'), 'On');
+  });
+
+  await pstep('change the secret code (a weak one is refused first)', async () => {
     await page.locator('#change-code').tap();
     await onScreen(page, 'change');
     await typeCode(page, '#change-current', '482913');
