@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::backend_tests;
 use crate::helpers::{TestApp, hidden_value, location};
+use crate::manage::reauthenticate;
 
 backend_tests!(
     api_sentences_follow_accept_language_and_default_to_french,
@@ -15,6 +16,7 @@ backend_tests!(
     pages_speak_the_switcher_s_choice_then_accept_language_then_french,
     the_switcher_returns_only_to_a_local_path_and_refuses_unknown_languages,
     the_choice_is_kept_on_the_account_and_restored_at_the_next_sign_in,
+    the_device_list_shows_luxembourg_time_across_a_daylight_saving_change,
 );
 
 /// A client without the tests' default `Accept-Language: en` (as a bare app would be).
@@ -233,4 +235,40 @@ async fn the_choice_is_kept_on_the_account_and_restored_at_the_next_sign_in(app:
         .await
         .unwrap();
     assert_eq!(html_lang(&page), "de");
+}
+
+async fn the_device_list_shows_luxembourg_time_across_a_daylight_saving_change(app: TestApp) {
+    app.linked_device("marie", "482913", false).await;
+    // Stored in UTC: one minute before and one after summer time ended (25 October 2026,
+    // 01:00 UTC, when 03:00 CEST became 02:00 CET).
+    app.execute_sql("UPDATE devices SET linked_at = '2026-10-25 00:59:00'");
+    let second = app.link_by_qr("Tablette", "482913", false).await;
+    drop(second);
+    app.execute_sql("UPDATE devices SET linked_at = '2026-10-25 01:01:00' WHERE name = 'Tablette'");
+    reauthenticate(&app, "/devices", "marie").await;
+    for (lang, summer, winter) in [
+        ("fr", "25 octobre 2026 à 02:59", "25 octobre 2026 à 02:01"),
+        ("de", "25. Oktober 2026, 02:59", "25. Oktober 2026, 02:01"),
+        ("en", "25 October 2026, 02:59", "25 October 2026, 02:01"),
+    ] {
+        let page = app
+            .client
+            .get(app.url("/devices"))
+            .header(ACCEPT_LANGUAGE, lang)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(html_lang(&page), lang);
+        assert!(
+            page.contains(summer),
+            "{lang}: {summer} (CEST) not in {page}"
+        );
+        assert!(
+            page.contains(winter),
+            "{lang}: {winter} (CET) not in {page}"
+        );
+    }
 }

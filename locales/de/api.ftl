@@ -63,3 +63,7 @@ api-invalid-body = Der Anfragetext ist nicht gültig: { $detail }.
 api-invalid-form = Das Formular ist nicht gültig: { $detail }.
 api-method-not-allowed-use = Diese Adresse nimmt diese HTTP-Methode nicht an; verwenden Sie { $allow }.
 api-eaccess-unavailable = eAccess ist im Moment nicht erreichbar. Bitte versuchen Sie es in ein paar Minuten erneut.
+api-device-name-empty = Geben Sie einen Namen für dieses Gerät ein.
+api-device-name-too-long = Der Gerätename darf höchstens 64 Zeichen haben.
+api-device-name-control = Der Gerätename darf keine Steuerzeichen enthalten.
+api-device-name-invisible = Der Gerätename darf keine unsichtbaren Zeichen oder Schreibrichtungszeichen enthalten.

@@ -18,3 +18,5 @@ page-csrf-title = Dieses Formular ist abgelaufen
 page-csrf = Zu Ihrer Sicherheit kann dieses Formular nicht mehr gesendet werden. Gehen Sie zurück, laden Sie die Seite neu und versuchen Sie es erneut.
 page-invalid-language-title = Unbekannte Sprache
 page-invalid-language = Diese Sprache wird nicht angeboten. Wählen Sie Französisch, Deutsch oder Englisch.
+page-eaccess-unavailable-title = eAccess ist nicht erreichbar
+page-eaccess-unavailable = Das staatliche Authentifizierungsportal (eAccess) ist im Moment nicht erreichbar. Bitte versuchen Sie es in ein paar Minuten erneut.

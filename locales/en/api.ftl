@@ -63,3 +63,7 @@ api-invalid-body = The request body is not valid: { $detail }.
 api-invalid-form = The form is not valid: { $detail }.
 api-method-not-allowed-use = This address does not take this HTTP method; use { $allow }.
 api-eaccess-unavailable = eAccess cannot be reached right now. Please try again in a few minutes.
+api-device-name-empty = Enter a name for this device.
+api-device-name-too-long = The device name must have at most 64 characters.
+api-device-name-control = The device name must not contain control characters.
+api-device-name-invisible = The device name must not contain invisible or text-direction characters.

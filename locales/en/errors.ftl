@@ -18,3 +18,5 @@ page-csrf-title = This form has expired
 page-csrf = For your security this form can no longer be sent. Go back, reload the page and try again.
 page-invalid-language-title = Unknown language
 page-invalid-language = This language is not offered. Choose French, German or English.
+page-eaccess-unavailable-title = eAccess cannot be reached
+page-eaccess-unavailable = The State authentication portal (eAccess) cannot be reached right now. Please try again in a few minutes.

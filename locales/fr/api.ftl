@@ -63,3 +63,7 @@ api-invalid-body = Le corps de la requête n'est pas valable : { $detail }.
 api-invalid-form = Le formulaire n'est pas valable : { $detail }.
 api-method-not-allowed-use = Cette adresse n'accepte pas cette méthode HTTP ; utilisez { $allow }.
 api-eaccess-unavailable = eAccess est injoignable pour le moment. Veuillez réessayer dans quelques minutes.
+api-device-name-empty = Saisissez un nom pour cet appareil.
+api-device-name-too-long = Le nom de l'appareil doit comporter au plus 64 caractères.
+api-device-name-control = Le nom de l'appareil ne doit pas contenir de caractères de contrôle.
+api-device-name-invisible = Le nom de l'appareil ne doit pas contenir de caractères invisibles ou de sens d'écriture.

@@ -18,3 +18,5 @@ page-csrf-title = Ce formulaire a expiré
 page-csrf = Pour votre sécurité, ce formulaire ne peut plus être envoyé. Revenez en arrière, rechargez la page et réessayez.
 page-invalid-language-title = Langue inconnue
 page-invalid-language = Cette langue n'est pas proposée. Choisissez le français, l'allemand ou l'anglais.
+page-eaccess-unavailable-title = eAccess est injoignable
+page-eaccess-unavailable = Le portail d'authentification de l'État (eAccess) est injoignable pour le moment. Veuillez réessayer dans quelques minutes.

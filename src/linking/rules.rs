@@ -6,8 +6,41 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceName(String);
 
+/// Why a device name was refused; shown as a sentence in the current language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceNameError {
+    Empty,
+    TooLong,
+    Control,
+    Invisible,
+}
+
+impl DeviceNameError {
+    /// The message key of the sentence (`locales/*/api.ftl`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::Empty => "api-device-name-empty",
+            Self::TooLong => "api-device-name-too-long",
+            Self::Control => "api-device-name-control",
+            Self::Invisible => "api-device-name-invisible",
+        }
+    }
+}
+
+impl fmt::Display for DeviceNameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&crate::i18n::t(self.key()))
+    }
+}
+
+impl From<DeviceNameError> for std::borrow::Cow<'static, str> {
+    fn from(err: DeviceNameError) -> Self {
+        err.to_string().into()
+    }
+}
+
 impl TryFrom<&str> for DeviceName {
-    type Error = &'static str;
+    type Error = DeviceNameError;
 
     /// Trimmed, normalised to NFC (one spelling of "é", so a name cannot pose as
     /// another by its code points), at most 64 characters, and with no character that
@@ -20,13 +53,13 @@ impl TryFrom<&str> for DeviceName {
         let name: String = raw.trim().nfc().collect();
         let count = name.chars().count();
         if count == 0 {
-            return Err("Enter a name for this device.");
+            return Err(DeviceNameError::Empty);
         }
         if count > 64 {
-            return Err("The device name must have at most 64 characters.");
+            return Err(DeviceNameError::TooLong);
         }
         if name.chars().any(char::is_control) {
-            return Err("The device name must not contain control characters.");
+            return Err(DeviceNameError::Control);
         }
         if name.chars().any(|c| {
             matches!(
@@ -36,7 +69,7 @@ impl TryFrom<&str> for DeviceName {
                     | GeneralCategory::ParagraphSeparator
             )
         }) {
-            return Err("The device name must not contain invisible or text-direction characters.");
+            return Err(DeviceNameError::Invisible);
         }
         Ok(Self(name))
     }
@@ -238,7 +271,7 @@ mod tests {
         ] {
             assert_eq!(
                 DeviceName::try_from(spoof).unwrap_err(),
-                "The device name must not contain invisible or text-direction characters.",
+                DeviceNameError::Invisible,
                 "{spoof:?}"
             );
         }

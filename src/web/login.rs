@@ -103,8 +103,8 @@ pub fn eaccess_unavailable(err: EaccessError) -> PageError {
     PageError::new(
         actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
         "eaccess_unavailable",
-        "eAccess cannot be reached",
-        "The State authentication portal (eAccess) cannot be reached right now. Please try again in a few minutes.",
+        crate::i18n::t("page-eaccess-unavailable-title"),
+        crate::i18n::t("page-eaccess-unavailable"),
     )
     .with_cause(err)
 }
