@@ -7,6 +7,7 @@ mod invariants;
 
 mod process;
 
+mod app_serving;
 mod backchannel_logout;
 mod bench_smoke;
 mod cli;

@@ -2,6 +2,7 @@
 //! 6-digit secret code or biometrics. See docs/architecture.md for the module map.
 
 pub mod accounts;
+pub mod app;
 pub mod audit;
 pub mod bench;
 pub mod config;

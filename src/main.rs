@@ -335,6 +335,8 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {mock_addr} for the mock eAccess: {e}"))?;
     let idp = MockIdp::build(mock_settings, mock_listener)?;
 
+    // The app runs on the WebAuthn origin: passkeys work only there (its host is the rp_id).
+    let app_url = settings.webauthn.web_origin.join("/app/")?;
     let listener = TcpListener::bind(settings.server.bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.bind))?;
     let app = Application::build(settings, listener)?;
@@ -344,6 +346,7 @@ async fn demo(mut settings: Settings) -> anyhow::Result<()> {
     println!(
         "  mock eAccess:  {issuer} (test citizens: marie, jean, sophie, luc; see docs/mock-idp.md)"
     );
+    println!("  phone app:     {app_url}   <- open this in a phone-sized window (docs/app.md)");
     println!("  health:        {public_url}healthz  {public_url}readyz");
     println!(
         "  OIDC provider: {public_url}.well-known/openid-configuration (demo client: demo-portal)"

@@ -173,6 +173,7 @@ impl Application {
                 .configure(tokens::routes::configure)
                 .configure(crate::openapi::configure)
                 .configure(crate::provider::configure)
+                .configure(crate::app::configure)
                 // Last: what no route took is a 405 (with `Allow`) or a 404.
                 .service(http::unrouted::resource())
                 .default_service(web::to(http::not_found))

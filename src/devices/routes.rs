@@ -217,6 +217,7 @@ pub(super) async fn get_me(
                 id: device.id.clone(),
                 name: device.name.clone(),
                 biometrics,
+                linked_at: device.linked_at.and_utc().to_rfc3339(),
             },
         })
     })

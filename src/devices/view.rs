@@ -57,6 +57,8 @@ pub struct DeviceView {
     pub name: String,
     /// Whether biometric unlock is on.
     pub biometrics: bool,
+    /// When the device was linked (RFC 3339, UTC).
+    pub linked_at: String,
 }
 
 /// The answer once biometrics are on.

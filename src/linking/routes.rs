@@ -114,6 +114,7 @@ pub(super) async fn create_link(
                 .app_redirect_uris
                 .iter()
                 .map(|u| u.as_str().to_owned())
+                .chain(crate::app::callback_uri(&state.settings))
                 .collect();
             let redirect = body
                 .app_redirect_uri
