@@ -89,7 +89,7 @@ async function withStepUp(fn, errorEl) {
 function formatDate(text) {
   const date = new Date(text);
   if (Number.isNaN(date.getTime())) return '';
-  return new Intl.DateTimeFormat(language(), { dateStyle: 'long', timeStyle: 'short' }).format(date);
+  return new Intl.DateTimeFormat(language(), { dateStyle: 'long', timeStyle: 'short', timeZone: 'Europe/Luxembourg' }).format(date);
 }
 
 export async function showAccount(notice) {
