@@ -10,3 +10,9 @@ base-nav-account = Account
 base-link-device = Link a device
 base-sign-out = Sign out
 base-footer = MyPortal · secured by devicelink
+# Authentication products (shared by the portal, the mock eAccess, the mails and the provider).
+product-luxtrust-mobile = LuxTrust Mobile
+product-luxtrust-scan = LuxTrust Scan
+product-luxtrust-token = LuxTrust Token
+product-eid-card = Identity card (eID)
+link-method-qr = QR code from your browser
