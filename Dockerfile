@@ -18,10 +18,15 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /var/lib/devicelink --create-home devicelink
 COPY --from=build /src/target/release/devicelink /usr/local/bin/devicelink
-COPY conf /etc/devicelink
+# The default --config (DEVICELINK_CONFIG below): shipped empty, since every default is
+# embedded in the binary (conf/default.toml); mount your own file over it.
+RUN mkdir -p /etc/devicelink \
+ && printf '# Overrides of conf/default.toml (embedded); see README "With Docker and PostgreSQL".\n' \
+      > /etc/devicelink/devicelink.toml
 USER devicelink
 WORKDIR /var/lib/devicelink
-ENV DEVICELINK__SERVER__BIND=0.0.0.0:8080 \
+ENV DEVICELINK_CONFIG=/etc/devicelink/devicelink.toml \
+    DEVICELINK__SERVER__BIND=0.0.0.0:8080 \
     DEVICELINK__LOG__FORMAT=json
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

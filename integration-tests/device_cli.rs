@@ -105,7 +105,7 @@ async fn five_wrong_codes_on_the_cli_lock_the_device_and_the_lock_email_is_writt
         } else {
             assert!(err.contains("device_locked (HTTP 423)"), "{err}");
             assert!(
-                err.contains("Link it again from your browser or with LuxTrust"),
+                err.contains("Unlock it in your browser: sign in, open My devices and choose “Unlock this device”."),
                 "{err}"
             );
         }

@@ -88,7 +88,7 @@ async fn a_device_reads_its_refusals_in_the_app_s_language(app: TestApp) {
     };
     assert_eq!(
         body["error_description"],
-        "Le code secret est erroné. Il reste 3 essais avant que cet appareil ne soit verrouillé."
+        "Le code secret est erroné. Il reste 3 essais avant que cet appareil ne soit bloqué."
     );
 }
 

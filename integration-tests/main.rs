@@ -2,6 +2,7 @@
 //! DEVICELINK_TEST_POSTGRES_URL is set) on PostgreSQL.
 
 mod contract;
+mod dead_ends;
 mod helpers;
 mod invariants;
 

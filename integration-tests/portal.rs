@@ -112,7 +112,7 @@ async fn signing_in_again_with_another_product_records_both_products(app: TestAp
     let res = app.sign_in("marie", "eid_card").await;
     assert_eq!(location_path(&res), "/dashboard", "no second registration");
     let dashboard = app.dashboard().await;
-    assert!(dashboard.contains("LuxTrust Mobile") && dashboard.contains("eID card"));
+    assert!(dashboard.contains("LuxTrust Mobile") && dashboard.contains("Identity card (eID)"));
     assert_eq!(app.count_rows("auth_products"), 2);
     assert_eq!(app.count_rows("accounts"), 1);
 }

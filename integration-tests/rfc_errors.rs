@@ -106,7 +106,7 @@ async fn a_wrong_method_is_405_with_allow_and_an_unknown_path_stays_404(app: Tes
         (Method::PATCH, "/api/v1/links/abc", "GET, DELETE"),
         (Method::GET, "/api/v1/links/abc/qr", "POST"),
         (Method::GET, "/api/v1/provider/approvals/scan", "POST"),
-        (Method::POST, "/healthz", "GET"),
+        (Method::POST, "/healthz", "GET, HEAD"),
     ] {
         let (status, got, body) = send(&app, method.clone(), path).await;
         assert_eq!(status, 405, "{method} {path}: {body}");
@@ -118,7 +118,7 @@ async fn a_wrong_method_is_405_with_allow_and_an_unknown_path_stays_404(app: Tes
     // Pages: the error page, with `Allow`.
     for (method, path, allow) in [
         (Method::GET, "/auth/logout", "POST"),
-        (Method::POST, "/", "GET"),
+        (Method::POST, "/", "GET, HEAD"),
         (Method::PUT, "/register", "GET, POST"),
         (Method::DELETE, "/devices", "GET"),
         (Method::GET, "/devices/unlink", "POST"),
@@ -129,6 +129,14 @@ async fn a_wrong_method_is_405_with_allow_and_an_unknown_path_stays_404(app: Tes
         assert_eq!(status, 405, "{method} {path}: {body}");
         assert_eq!(got.as_deref(), Some(allow), "{method} {path}");
         assert!(body.contains("<html"), "{method} {path}: a page");
+    }
+    // HEAD answers like GET, without a body (load balancers and link checkers use it).
+    for path in ["/", "/healthz", "/readyz"] {
+        let (status, _, body) = send(&app, Method::HEAD, path).await;
+        let (get_status, _, _) = send(&app, Method::GET, path).await;
+        assert_eq!(status, get_status, "HEAD {path}");
+        assert_eq!(status, 200, "HEAD {path}");
+        assert!(body.is_empty(), "HEAD {path}: {body}");
     }
     // Unknown paths stay 404, whatever the method, without `Allow`.
     for (method, path, is_api) in [

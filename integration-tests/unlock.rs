@@ -348,7 +348,7 @@ async fn five_wrong_codes_lock_the_device_and_email_the_citizen(app: TestApp) {
     assert_eq!(api_code(&err), (423, "device_locked"));
     assert_eq!(
         body(&err)["error_description"],
-        "For your security this device is locked. Link it again from your browser or with LuxTrust."
+        "This device is locked after too many wrong secret codes. Unlock it in your browser: sign in, open My devices and choose “Unlock this device”."
     );
     // The right code no longer helps; nor do biometrics; the old token is dead.
     let err = device.unlock_with_secret_code(CODE).await.unwrap_err();

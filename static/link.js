@@ -54,7 +54,7 @@
       if (!res.ok) { throw new Error("status " + res.status); }
       return res.json();
     }).then(render).catch(function () {
-      statusEl.textContent = "Cannot reach the server right now; retrying…";
+      statusEl.textContent = root.getAttribute("data-offline");
     });
   }
 

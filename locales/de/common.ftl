@@ -8,6 +8,7 @@ plural-devices = { $count ->
 base-skip = Zum Inhalt springen
 base-nav-account = Konto
 base-link-device = Gerät verknüpfen
+base-my-devices = Meine Geräte
 base-sign-out = Abmelden
 base-footer = MyPortal · gesichert durch devicelink
 # Authentication products (shared by the portal, the mock eAccess, the mails and the provider).

@@ -8,6 +8,7 @@ plural-devices = { $count ->
 base-skip = Skip to content
 base-nav-account = Account
 base-link-device = Link a device
+base-my-devices = My devices
 base-sign-out = Sign out
 base-footer = MyPortal · secured by devicelink
 # Authentication products (shared by the portal, the mock eAccess, the mails and the provider).

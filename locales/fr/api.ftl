@@ -20,7 +20,7 @@ api-product-never-used = Vous ne pouvez pas lier votre appareil avec un produit 
 api-invalid-luxtrust-result = Ce résultat n'est pas valable pour cette liaison, ou a déjà été utilisé. Recommencez la liaison.
 api-luxtrust-link-expired-title = Cette demande de liaison a expiré
 api-luxtrust-link-expired = Cette demande de liaison d'un appareil a expiré ou a déjà été utilisée. Recommencez dans l'app MyPortal.
-api-device-locked = Pour votre sécurité, cet appareil est verrouillé. Liez-le à nouveau depuis votre navigateur ou avec LuxTrust.
+api-device-locked = Cet appareil est bloqué après trop de codes secrets erronés. Débloquez-le dans votre navigateur : connectez-vous, ouvrez Mes appareils et choisissez « Débloquer cet appareil ».
 api-invalid-device = Cet appareil n'est lié à aucun compte (ou a été délié). Liez-le à nouveau depuis votre navigateur ou avec LuxTrust.
 api-biometrics-not-enabled = La biométrie n'est pas activée sur cet appareil. Ouvrez l'app avec votre code secret, ou activez la biométrie dans les réglages de l'app.
 api-no-pending-ceremony = Demandez d'abord les options WebAuthn ; elles sont valables cinq minutes et pour un seul essai.
@@ -34,7 +34,7 @@ api-auth-one-header = Envoyez exactement un en-tête Authorization.
 api-auth-unreadable = L'en-tête Authorization est illisible.
 api-auth-bound-token = Ce jeton d'accès est lié à la clé de l'appareil : utilisez le schéma DPoP avec une preuve, et non Bearer.
 api-auth-empty = Le jeton d'accès est vide.
-api-token-revoked = Ce jeton d'accès a été révoqué : l'appareil a été verrouillé ou délié, ou ses jetons ont été retirés. Ouvrez l'app à nouveau.
+api-token-revoked = Ce jeton d'accès a été révoqué : l'appareil a été bloqué ou délié, ou ses jetons ont été retirés. Ouvrez l'app à nouveau.
 api-dpop-replayed = Cette preuve DPoP a déjà été utilisée ; créez une nouvelle preuve pour chaque requête.
 api-not-found = Il n'y a rien à cette adresse.
 api-internal-error = Une erreur s'est produite de notre côté. Veuillez réessayer plus tard.
@@ -57,7 +57,7 @@ api-invalid-link-state = Cette étape n'est pas possible maintenant : la liaison
 api-invalid-secret-code = Le code secret est erroné. { $attempts ->
     [one] Il reste un essai
    *[other] Il reste { $attempts } essais
-} avant que cet appareil ne soit verrouillé.
+} avant que cet appareil ne soit bloqué.
 api-invalid-query = La chaîne de requête n'est pas valable : { $detail }
 api-invalid-body = Le corps de la requête n'est pas valable : { $detail }.
 api-invalid-form = Le formulaire n'est pas valable : { $detail }.

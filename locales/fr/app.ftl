@@ -52,8 +52,8 @@ app-unlock-submit = Déverrouiller
 app-unlock-bio = Déverrouiller avec la biométrie
 app-attempts-left =
     { $count ->
-        [one] Plus qu'une tentative avant le verrouillage de cet appareil.
-       *[other] Plus que { $count } tentatives avant le verrouillage de cet appareil.
+        [one] Plus qu'une tentative avant le blocage de cet appareil.
+       *[other] Plus que { $count } tentatives avant le blocage de cet appareil.
     }
 app-account-title = Votre compte
 app-account-name = Nom
@@ -86,8 +86,8 @@ app-step-up = Saisissez votre code secret pour continuer.
 app-unlink-confirm = Délier cet appareil de votre compte ? Pour utiliser à nouveau l'application, vous devrez le lier à nouveau.
 app-unlink-yes = Oui, délier cet appareil
 app-unlinked = Cet appareil n'est plus lié à votre compte.
-app-locked-title = Cet appareil est verrouillé
-app-locked-next = Pour utiliser à nouveau l'application, liez à nouveau cet appareil : avec un code QR affiché dans votre navigateur, ou avec LuxTrust. Dans votre navigateur, « Délier mon appareil » retire l'appareil verrouillé de votre compte.
+app-locked-title = Cet appareil est bloqué
+app-locked-next = Vous avez oublié le code secret ? Dans votre navigateur, déliez cet appareil sous Mes appareils et liez-le à nouveau.
 app-link-again = Lier à nouveau cet appareil
 app-error-network = Le serveur est injoignable. Vérifiez votre connexion et réessayez.
 app-error-code = Code d'erreur : { $code }

@@ -8,6 +8,7 @@ plural-devices = { $count ->
 base-skip = Aller au contenu
 base-nav-account = Compte
 base-link-device = Lier un appareil
+base-my-devices = Mes appareils
 base-sign-out = Se déconnecter
 base-footer = MyPortal · sécurisé par devicelink
 # Authentication products (shared by the portal, the mock eAccess, the mails and the provider).

@@ -34,14 +34,14 @@ impl ProductKind {
         }
     }
 
-    /// The name a citizen knows the product by.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::LuxtrustMobile => "LuxTrust Mobile",
-            Self::LuxtrustScan => "LuxTrust Scan",
-            Self::LuxtrustToken => "LuxTrust Token",
-            Self::EidCard => "eID card",
-        }
+    /// The name a citizen knows the product by, in the current language.
+    pub fn label(self) -> String {
+        crate::i18n::t(match self {
+            Self::LuxtrustMobile => "product-luxtrust-mobile",
+            Self::LuxtrustScan => "product-luxtrust-scan",
+            Self::LuxtrustToken => "product-luxtrust-token",
+            Self::EidCard => "product-eid-card",
+        })
     }
 
     /// Whether a device can be linked directly with this product (citizen journey, method 1).
@@ -99,16 +99,17 @@ impl EspaceKind {
 pub struct EspaceName(String);
 
 impl TryFrom<&str> for EspaceName {
+    /// The message key of the refusal (`locales/*/portal.ftl`).
     type Error = &'static str;
 
     fn try_from(raw: &str) -> Result<Self, Self::Error> {
         let name = raw.trim();
         let count = name.chars().count();
         if !(2..=80).contains(&count) {
-            return Err("The name must have between 2 and 80 characters.");
+            return Err("portal-espace-length");
         }
         if name.chars().any(char::is_control) {
-            return Err("The name must not contain control characters.");
+            return Err("portal-espace-control");
         }
         Ok(Self(name.to_owned()))
     }

@@ -29,6 +29,9 @@ pub enum EventKind {
     BiometricsDisabled,
     RefreshTokenReused,
     DeviceUnlocked,
+    /// The account holder unlocked a locked device in the browser, after re-authenticating.
+    DeviceUnlockedInBrowser,
+    DeviceRenamed,
     SecretCodeFailed,
     SignedInToPortal,
     PortalConsentGiven,
@@ -57,6 +60,8 @@ impl EventKind {
             Self::BiometricsDisabled => "biometrics_disabled",
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::DeviceUnlocked => "device_unlocked",
+            Self::DeviceUnlockedInBrowser => "device_unlocked_in_browser",
+            Self::DeviceRenamed => "device_renamed",
             Self::SecretCodeFailed => "secret_code_failed",
             Self::SignedInToPortal => "signed_in_to_portal",
             Self::PortalConsentGiven => "portal_consent_given",

@@ -2,8 +2,10 @@
 //! device store (devices, verifiers, passkeys), unlock with lockout, the app's tokens
 //! and self-service endpoints.
 
+mod activity;
 pub mod auth;
 mod contract;
+mod manage;
 pub mod pages;
 pub mod routes;
 pub mod secret_code;

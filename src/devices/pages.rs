@@ -14,19 +14,24 @@ use crate::audit;
 use crate::db::StoreError;
 use crate::eaccess::AuthOptions;
 use crate::http::{PageError, RequestContext};
-use crate::linking::rules::LinkMethod;
+use crate::linking::rules::{DeviceName, LinkMethod};
 use crate::mail::UnlinkedBy;
 use crate::state::AppState;
+use crate::web::continue_to;
 use crate::web::login::{Purpose, redirect_to_eaccess};
 use crate::web::nav::nav_for;
 use crate::web::session;
 use crate::web::store::BrowserSession;
 use crate::web::{NavUser, csrf_failed, current_session, format_time, html, now, see_other};
 
+use super::activity;
+use super::manage;
 use super::store::{self, DeviceRow};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(devices_page)
+        .service(unlock_device)
+        .service(rename_device)
         .service(devices_json)
         .service(start_reauthentication)
         .service(review_unlink)
@@ -43,7 +48,7 @@ pub fn is_fresh(session: &BrowserSession, window_minutes: i64, now: NaiveDateTim
 struct DeviceView {
     id: String,
     name: String,
-    method: &'static str,
+    method: String,
     linked_at: String,
     last_used: String,
     biometrics: bool,
@@ -66,6 +71,10 @@ struct DevicesPage {
     devices: Vec<DeviceView>,
     activity: Vec<ActivityView>,
     unlinked: usize,
+    /// A sentence about the last browser operation, and whether it was refused.
+    notice: Option<(String, bool)>,
+    /// Some device is locked: say how it comes back.
+    any_locked: bool,
 }
 
 #[derive(Template)]
@@ -76,88 +85,18 @@ struct ConfirmPage {
     devices: Vec<DeviceView>,
 }
 
-/// A user agent as a person reads it: "Chrome 156 on Linux", or the app's own name.
-fn short_user_agent(ua: &str) -> String {
-    let version = |name: &str| {
-        ua.split(name)
-            .nth(1)
-            .and_then(|rest| rest.split(['.', ' ', ';', ')']).next())
-            .map(|v| format!("{} {v}", name.trim_end_matches('/')))
-    };
-    let browser = if ua.contains("Edg/") {
-        version("Edg/").map(|b| b.replace("Edg", "Edge"))
-    } else if ua.contains("Firefox/") {
-        version("Firefox/")
-    } else if ua.contains("Chrome/") {
-        version("Chrome/")
-    } else if ua.contains("Safari/") {
-        version("Version/").map(|b| b.replace("Version", "Safari"))
-    } else {
-        None
-    };
-    let os = ["Android", "iPhone", "iPad", "Windows", "Mac OS X", "Linux"]
-        .into_iter()
-        .find(|os| ua.contains(os))
-        .map(|os| if os == "Mac OS X" { "macOS" } else { os });
-    match (browser, os) {
-        (Some(b), Some(os)) => format!("{b} on {os}"),
-        (Some(b), None) => b,
-        _ => ua.chars().take(48).collect(),
-    }
-}
-
-/// What an audit event means to the citizen.
-fn describe(kind: &str, details: &serde_json::Value) -> String {
-    let device = details["device_name"].as_str().unwrap_or("a device");
-    match kind {
-        "signed_in" => format!(
-            "Signed in to the portal ({})",
-            details["product"]
-                .as_str()
-                .and_then(|p| p.parse::<accounts::ProductKind>().ok())
-                .map_or("eAccess", accounts::ProductKind::label)
-        ),
-        "registered" => "Registered on the portal".to_owned(),
-        "signed_out" => "Signed out".to_owned(),
-        "reauthenticated" => "Confirmed identity to manage devices".to_owned(),
-        "qr_code_scanned" => format!("QR code scanned by “{device}”"),
-        "device_linked" => format!("Device “{device}” linked"),
-        "device_unlinked" => format!(
-            "Device “{device}” unlinked ({})",
-            if details["by"] == "app" {
-                "from the app"
-            } else {
-                "from the browser"
-            }
-        ),
-        "device_unlocked" => format!("App opened on “{device}”"),
-        "secret_code_failed" => format!("Wrong secret code on “{device}”"),
-        "device_locked" => format!("Device “{device}” locked after wrong secret codes"),
-        "link_cancelled" => "Linking cancelled".to_owned(),
-        "link_abandoned" => "Linking abandoned".to_owned(),
-        "link_refused" => "Linking refused".to_owned(),
-        "luxtrust_vouched" | "luxtrust_link_bound" => "LuxTrust confirmed a device link".to_owned(),
-        "signed_in_to_portal" => format!(
-            "Signed in to {} with devicelink",
-            details["client_name"].as_str().unwrap_or("another portal")
-        ),
-        "portal_consent_given" => format!(
-            "Allowed {} to receive your details",
-            details["client_name"].as_str().unwrap_or("another portal")
-        ),
-        other => other.replace('_', " "),
-    }
-}
-
 fn device_view(d: &DeviceRow, biometrics: bool, preselect: Option<&str>) -> DeviceView {
     DeviceView {
         id: d.id.clone(),
         name: d.name.clone(),
-        method: LinkMethod::parse(&d.method).map_or("Unknown", LinkMethod::label),
+        method: LinkMethod::parse(&d.method).map_or_else(
+            || crate::i18n::t("devices-method-unknown"),
+            LinkMethod::label,
+        ),
         linked_at: format_time(d.linked_at),
         last_used: d
             .last_used_at
-            .map_or_else(|| "Never".to_owned(), format_time),
+            .map_or_else(|| crate::i18n::t("devices-never-used"), format_time),
         biometrics,
         locked: d.status == "locked",
         preselected: preselect == Some(d.id.as_str()),
@@ -176,10 +115,10 @@ async fn access(
     device: Option<&str>,
 ) -> Result<Access, PageError> {
     let Some(session) = current_session(state, req).await? else {
-        return Ok(Access::Redirect(see_other("/")));
+        return Ok(Access::Redirect(continue_to::sign_in_to_continue(req)));
     };
     let Some(account_id) = session.account_id.clone() else {
-        return Ok(Access::Redirect(see_other("/")));
+        return Ok(Access::Redirect(continue_to::sign_in_to_continue(req)));
     };
     if !is_fresh(&session, state.settings.portal.manage_window_minutes, now()) {
         let mut target = "/auth/reauth".to_owned();
@@ -223,6 +162,27 @@ async fn load(
 struct DevicesQuery {
     device: Option<String>,
     unlinked: Option<usize>,
+    /// What a browser operation just did or why it was refused: one of the fixed
+    /// codes of [`notice_for`], never text of the query's own.
+    done: Option<String>,
+}
+
+/// The sentence for a `done` code of the device list, and whether it is a refusal.
+fn notice_for(code: &str) -> Option<(String, bool)> {
+    let (key, refused) = match code {
+        "unlocked" => ("devices-unlocked-notice", false),
+        "not_locked" => ("devices-not-locked-notice", false),
+        "renamed" => ("devices-renamed-notice", false),
+        "not_found" => ("devices-not-found-notice", true),
+        other => match other
+            .strip_prefix("name_")
+            .and_then(crate::linking::rules::DeviceNameError::from_code)
+        {
+            Some(err) => (err.key(), true),
+            None => return None,
+        },
+    };
+    Some((crate::i18n::t(key), refused))
 }
 
 #[get("/devices")]
@@ -250,16 +210,18 @@ async fn devices_page(
                     serde_json::from_str(&e.details).unwrap_or_default();
                 ActivityView {
                     at: format_time(e.at),
-                    what: describe(&e.kind, &details),
+                    what: activity::describe(&e.kind, &details),
                     ip: e.ip.unwrap_or_else(|| "—".to_owned()),
                     user_agent: e
                         .user_agent
                         .as_deref()
-                        .map_or_else(|| "—".to_owned(), short_user_agent),
+                        .map_or_else(|| "—".to_owned(), activity::short_user_agent),
                 }
             })
             .collect(),
         unlinked: query.unlinked.unwrap_or(0).min(100),
+        notice: query.done.as_deref().and_then(notice_for),
+        any_locked: devices.iter().any(|(d, _)| d.status == "locked"),
     };
     html(StatusCode::OK, &page)
 }
@@ -296,7 +258,7 @@ async fn devices_json(
             json!({
                 "at": e.at.and_utc().to_rfc3339(),
                 "kind": e.kind,
-                "description": describe(&e.kind, &details),
+                "description": activity::describe(&e.kind, &details),
                 "ip": e.ip,
                 "user_agent": e.user_agent,
             })
@@ -455,23 +417,94 @@ async fn confirm_unlink(
     Ok(see_other(&format!("/devices?unlinked={unlinked}")))
 }
 
+#[derive(Debug, Deserialize)]
+struct DeviceForm {
+    csrf_token: String,
+    /// The new name (rename only).
+    name: Option<String>,
+}
+
+/// A device id from the path: a UUID, else no device of anyone's.
+fn device_id(path: &str) -> Option<String> {
+    uuid::Uuid::parse_str(path)
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+}
+
+/// The device list after a browser operation, saying what became of it.
+fn back_to_list(outcome: manage::Outcome, done: &str) -> HttpResponse {
+    see_other(&format!(
+        "/devices?done={}",
+        match outcome {
+            manage::Outcome::Done => done,
+            manage::Outcome::NotLocked => "not_locked",
+            manage::Outcome::NotFound => "not_found",
+        }
+    ))
+}
+
+/// "Unlock this device": a device locked by wrong secret codes works again, after the
+/// account holder re-authenticated (the policy in docs/security.md).
+#[post("/devices/{device_id}/unlock")]
+async fn unlock_device(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<DeviceForm>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
+    let Some(id) = device_id(&path) else {
+        return Ok(back_to_list(manage::Outcome::NotFound, ""));
+    };
+    let (session, account) = match access(&state, &req, Some(&id)).await? {
+        Access::Granted(granted) => *granted,
+        Access::Redirect(r) => return Ok(r),
+    };
+    if !session::csrf_matches(&session, &form.csrf_token) {
+        return Err(csrf_failed());
+    }
+    let now = now();
+    let outcome = state
+        .db
+        .run(move |conn| manage::unlock_in_browser(conn, &account.id, &id, &ctx, now))
+        .await?;
+    Ok(back_to_list(outcome, "unlocked"))
+}
+
+/// "Rename": a new name for a device, with the same rules as at linking.
+#[post("/devices/{device_id}/rename")]
+async fn rename_device(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<DeviceForm>,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
+    let Some(id) = device_id(&path) else {
+        return Ok(back_to_list(manage::Outcome::NotFound, ""));
+    };
+    let (session, account) = match access(&state, &req, Some(&id)).await? {
+        Access::Granted(granted) => *granted,
+        Access::Redirect(r) => return Ok(r),
+    };
+    if !session::csrf_matches(&session, &form.csrf_token) {
+        return Err(csrf_failed());
+    }
+    let name = match DeviceName::try_from(form.name.as_deref().unwrap_or("")) {
+        Ok(name) => name,
+        Err(err) => return Ok(see_other(&format!("/devices?done=name_{}", err.code()))),
+    };
+    let now = now();
+    let outcome = state
+        .db
+        .run(move |conn| manage::rename(conn, &account.id, &id, &name, &ctx, now))
+        .await?;
+    Ok(back_to_list(outcome, "renamed"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn user_agents_are_shortened_for_people() {
-        assert_eq!(
-            short_user_agent(
-                "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.8078.108 Safari/537.36"
-            ),
-            "Chrome 156 on Linux"
-        );
-        assert_eq!(
-            short_user_agent("devicelink-reference-app/0.1.0"),
-            "devicelink-reference-app/0.1.0"
-        );
-    }
 
     #[test]
     fn a_selection_keeps_only_device_ids_and_the_csrf_token() {
@@ -480,5 +513,31 @@ mod tests {
         let (csrf, ids) = parse_selection(body.as_bytes());
         assert_eq!(csrf, "abc");
         assert_eq!(ids, vec![id.to_owned()]);
+    }
+
+    #[test]
+    fn only_named_notices_reach_the_page() {
+        for code in [
+            "unlocked",
+            "not_locked",
+            "renamed",
+            "not_found",
+            "name_empty",
+            "name_too_long",
+        ] {
+            assert!(notice_for(code).is_some(), "{code}");
+        }
+        for code in ["", "<script>", "name_", "name_x", "unlinked"] {
+            assert!(notice_for(code).is_none(), "{code}");
+        }
+        assert!(notice_for("name_empty").is_some_and(|(_, refused)| refused));
+        assert!(notice_for("unlocked").is_some_and(|(_, refused)| !refused));
+    }
+
+    #[test]
+    fn a_device_id_is_a_uuid() {
+        let id = "6f1c0a37-8e2d-4b6a-9c41-7d0e2f8a1b93";
+        assert_eq!(device_id(id).as_deref(), Some(id));
+        assert_eq!(device_id("../x"), None);
     }
 }

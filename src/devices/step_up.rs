@@ -6,6 +6,10 @@
 //! secret code. A refresh renews the token's `iat` but never its `auth_time` or `amr`
 //! (both come from the unlock behind the refresh-token family), so a refreshed token
 //! can do no more than the unlock it descends from, within the window of that unlock.
+//!
+//! The browser's operations on a device (unlink, unlock a locked device, rename) are
+//! not the app's: they need a fresh re-authentication at eAccess, checked in one gate,
+//! `devices::pages::access`; docs/security.md prints both tables side by side.
 
 use actix_web::http::StatusCode;
 use chrono::NaiveDateTime;

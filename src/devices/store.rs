@@ -202,6 +202,44 @@ pub fn lock_device(conn: &mut DbConnection, device_id: &str) -> Result<bool, Sto
         == 1)
 }
 
+/// `locked -> active` with the failure count back at 0 (the browser's "Unlock this
+/// device"); returns whether this call unlocked it. Tokens revoked by the lock stay
+/// revoked: the app unlocks again with its secret code.
+pub fn unlock_device(
+    conn: &mut DbConnection,
+    device_id: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let unlocked = diesel::update(
+        devices::table
+            .find(device_id)
+            .filter(devices::status.eq("locked")),
+    )
+    .set(devices::status.eq("active"))
+    .execute(conn)?
+        == 1;
+    if unlocked {
+        reset_attempts(conn, device_id, now)?;
+    }
+    Ok(unlocked)
+}
+
+/// A new name for a live device; returns whether a live device was renamed.
+pub fn rename_device(
+    conn: &mut DbConnection,
+    device_id: &str,
+    name: &str,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        devices::table
+            .find(device_id)
+            .filter(devices::status.eq_any(["active", "locked"])),
+    )
+    .set(devices::name.eq(name))
+    .execute(conn)?
+        == 1)
+}
+
 /// `active | locked -> unlinked` (terminal); returns whether this call unlinked it.
 pub fn unlink_device(
     conn: &mut DbConnection,

@@ -230,7 +230,9 @@ fn enqueue_linked_mail(
     manage_url
         .query_pairs_mut()
         .append_pair("device", &done.device.id);
-    let method_label = LinkMethod::parse(&done.device.method).map_or("QR code", LinkMethod::label);
+    let method_label = LinkMethod::parse(&done.device.method)
+        .unwrap_or(LinkMethod::Qr)
+        .label();
     mail::enqueue(
         conn,
         &mail::Mail::device_linked(
@@ -238,7 +240,7 @@ fn enqueue_linked_mail(
             mail::DeviceLinkedMail {
                 display_name: done.account.display_name(),
                 device_name: done.device.name.clone(),
-                method_label: method_label.to_owned(),
+                method_label,
                 linked_at: now,
                 manage_url,
             },

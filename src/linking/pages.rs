@@ -45,6 +45,8 @@ struct LinkPage {
     csrf_token: String,
     qr_data_url: String,
     ttl_minutes: i64,
+    /// `<span id="countdown">5 minutes</span>`, for the translated sentence around it.
+    countdown_html: String,
     is_static: bool,
 }
 
@@ -93,10 +95,10 @@ async fn signed_in(
     req: &HttpRequest,
 ) -> Result<Result<(BrowserSession, accounts::Account), HttpResponse>, PageError> {
     let Some(session) = current_session(state, req).await? else {
-        return Ok(Err(see_other("/")));
+        return Ok(Err(crate::web::continue_to::sign_in_to_continue(req)));
     };
     let Some(account_id) = session.account_id.clone() else {
-        return Ok(Err(see_other("/")));
+        return Ok(Err(crate::web::continue_to::sign_in_to_continue(req)));
     };
     let account = state
         .db
@@ -173,6 +175,10 @@ async fn link_page(
         csrf_token: session.csrf_token.clone(),
         qr_data_url: svg_data_url(content.as_str())?,
         ttl_minutes: (ttl + 59) / 60,
+        countdown_html: format!(
+            r#"<span id="countdown">{}</span>"#,
+            crate::web::escape_html(&crate::i18n::t1("link-minutes", "minutes", (ttl + 59) / 60))
+        ),
         is_static,
     };
     html(StatusCode::OK, &page)
@@ -200,13 +206,14 @@ impl CodeStatus {
     }
 
     fn message(self, device_name: Option<&str>) -> String {
-        let device = device_name.unwrap_or("a device");
+        let unnamed = crate::i18n::t("link-a-device");
+        let device = device_name.unwrap_or(&unnamed);
         match self {
-            Self::Waiting => "Waiting for your phone to scan the code.".to_owned(),
-            Self::Scanned => format!("Scanned by “{device}”. Finish linking in the app."),
-            Self::Linked => format!("“{device}” is now linked to your account."),
-            Self::Expired => "This QR code has expired. Generate a new QR code.".to_owned(),
-            Self::Cancelled => "This QR code was cancelled. Nothing was linked.".to_owned(),
+            Self::Waiting => crate::i18n::t("link-status-waiting"),
+            Self::Scanned => crate::i18n::t1("link-status-scanned", "device", device),
+            Self::Linked => crate::i18n::t1("link-status-linked", "device", device),
+            Self::Expired => crate::i18n::t("link-status-expired"),
+            Self::Cancelled => crate::i18n::t("link-status-cancelled"),
         }
     }
 }
@@ -278,9 +285,12 @@ async fn link_status_page(
         .ok_or_else(PageError::not_found)?;
     let (status, device) = code_status(&state, &code, now()).await?;
     let message = match status {
-        CodeStatus::Linked if query.too_late.is_some() => format!(
-            "Too late to cancel: “{}” was already linked to your account. If this was not you, unlink it now.",
-            device.as_deref().unwrap_or("a device")
+        CodeStatus::Linked if query.too_late.is_some() => crate::i18n::t1(
+            "link-status-too-late",
+            "device",
+            device
+                .as_deref()
+                .map_or_else(|| crate::i18n::t("link-a-device"), str::to_owned),
         ),
         _ => status.message(device.as_deref()),
     };
@@ -301,7 +311,7 @@ struct FrameRequest {
     code: String,
 }
 
-fn frame_error(status: StatusCode, code: &'static str, text: &'static str) -> ApiError {
+fn frame_error(status: StatusCode, code: &'static str, text: String) -> ApiError {
     ApiError::new(status, code, text)
 }
 
@@ -318,7 +328,7 @@ async fn link_frame(
         frame_error(
             StatusCode::NOT_FOUND,
             "not_found",
-            "This QR code does not exist.",
+            crate::i18n::t("link-frame-not-found"),
         )
     };
     let session = current_session(&state, &req)
@@ -329,7 +339,7 @@ async fn link_frame(
             frame_error(
                 StatusCode::UNAUTHORIZED,
                 "not_signed_in",
-                "Sign in again to link a device.",
+                crate::i18n::t("link-frame-not-signed-in"),
             )
         })?;
     let csrf = req
@@ -341,7 +351,7 @@ async fn link_frame(
         return Err(frame_error(
             StatusCode::FORBIDDEN,
             "invalid_csrf",
-            "Reload the page and try again.",
+            crate::i18n::t("link-frame-csrf"),
         ));
     }
     let row = own_code(&state, &session, &path)

@@ -16,6 +16,23 @@ pub enum DeviceNameError {
 }
 
 impl DeviceNameError {
+    const ALL: [Self; 4] = [Self::Empty, Self::TooLong, Self::Control, Self::Invisible];
+
+    /// A stable code for the refusal (`empty`, `too_long`, `control`, `invisible`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::TooLong => "too_long",
+            Self::Control => "control",
+            Self::Invisible => "invisible",
+        }
+    }
+
+    /// The refusal a [`Self::code`] names.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|e| e.code() == code)
+    }
+
     /// The message key of the sentence (`locales/*/api.ftl`).
     pub fn key(self) -> &'static str {
         match self {
@@ -129,12 +146,13 @@ impl LinkMethod {
         }
     }
 
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Qr => "QR code",
-            Self::LuxtrustMobile => "LuxTrust Mobile",
-            Self::LuxtrustScan => "LuxTrust Scan",
-        }
+    /// How the citizen knows the method, in the current language.
+    pub fn label(self) -> String {
+        crate::i18n::t(match self {
+            Self::Qr => "link-method-qr",
+            Self::LuxtrustMobile => "product-luxtrust-mobile",
+            Self::LuxtrustScan => "product-luxtrust-scan",
+        })
     }
 
     pub fn parse(raw: &str) -> Option<Self> {

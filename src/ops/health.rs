@@ -1,6 +1,6 @@
 //! Liveness and readiness probes for load balancers and orchestrators.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, route, web};
 use serde_json::json;
 
 use crate::state::AppState;
@@ -10,7 +10,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The process is alive and serving HTTP.
-#[get("/healthz")]
+/// `HEAD` answers like `GET`, without a body (load balancers probe with either).
+#[route("/healthz", method = "GET", method = "HEAD")]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
@@ -18,7 +19,7 @@ async fn healthz() -> HttpResponse {
 }
 
 /// The instance can serve citizens: the database answers within the pool timeout.
-#[get("/readyz")]
+#[route("/readyz", method = "GET", method = "HEAD")]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = state.db.ping().await;
     if let Err(err) = &database {

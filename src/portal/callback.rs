@@ -68,30 +68,36 @@ pub(super) async fn eaccess_callback(
     // A portal sign-in completes only in the browser that started it (login CSRF).
     let token = session::token_from_request(&req, &state.settings).ok_or_else(invalid_state)?;
     let session_hash = session::hash_token(&token);
-    let (reauth, provider_request) = match purpose {
-        Purpose::Reauth { device } => (Some(device), None),
-        Purpose::Provider { request } => (None, Some(request)),
-        Purpose::SignIn | Purpose::LuxtrustLink => (None, None),
+    let (reauth, provider_request, next) = match purpose {
+        Purpose::Reauth { device } => (Some(device), None, None),
+        Purpose::Provider { request } => (None, Some(request), None),
+        Purpose::SignIn { next } => (None, None, next),
+        Purpose::LuxtrustLink => (None, None, None),
     };
     if login.session_id_hash != session_hash {
         return Err(invalid_state());
     }
 
     if let Some(error) = params.error {
+        if error == "access_denied" && reauth.is_some() {
+            // Cancelling "Unlink my device" at eAccess is no sign-out: the session is
+            // intact, so back to the account with its menu, devices unchanged.
+            return Ok(see_other("/dashboard?notice=reauth_cancelled"));
+        }
         return Err(if error == "access_denied" {
             PageError::new(
                 StatusCode::BAD_REQUEST,
                 "access_denied",
-                "Sign-in cancelled",
-                "You cancelled the sign-in at eAccess. Nothing was changed; you can sign in again whenever you like.",
+                crate::i18n::t("portal-signin-cancelled-title"),
+                crate::i18n::t("portal-signin-cancelled"),
             )
         } else {
             tracing::warn!(error = %error.chars().take(64).collect::<String>(), "eAccess returned an error");
             PageError::new(
                 StatusCode::BAD_GATEWAY,
                 "eaccess_error",
-                "eAccess could not sign you in",
-                "The State authentication portal (eAccess) reported a problem. Nothing was changed. Please try again in a few minutes.",
+                crate::i18n::t("portal-eaccess-error-title"),
+                crate::i18n::t("portal-eaccess-error"),
             )
         });
     }
@@ -168,7 +174,12 @@ pub(super) async fn eaccess_callback(
                 format!("{}?{}", url.path(), url.query().unwrap_or_default())
             }
         }
-        None => target,
+        // The page that asked for a sign-in (dead end: "This was not me" from an
+        // e-mail while signed out); a new citizen registers first.
+        None => match next {
+            Some(next) if target == "/dashboard" => next,
+            _ => target,
+        },
     };
     let lang_cookie = crate::web::language::signed_in_lang_cookie(&state, &token).await?;
     let mut response = see_other(&target);
@@ -185,8 +196,8 @@ fn reauthentication_too_old() -> PageError {
     PageError::new(
         StatusCode::BAD_REQUEST,
         "reauthentication_too_old",
-        "Please authenticate again",
-        "The authentication at eAccess is not recent enough to manage your devices. Please try again.",
+        crate::i18n::t("portal-reauth-too-old-title"),
+        crate::i18n::t("portal-reauth-too-old"),
     )
 }
 
@@ -219,8 +230,8 @@ async fn complete_reauthentication(
         return Err(PageError::new(
             StatusCode::FORBIDDEN,
             "reauthentication_mismatch",
-            "That was another person",
-            "You confirmed your identity as someone else than the person signed in. For your security, devices can only be managed by the account holder. Nothing was changed.",
+            crate::i18n::t("portal-reauth-mismatch-title"),
+            crate::i18n::t("portal-reauth-mismatch"),
         ));
     }
     let max_age = Duration::seconds(state.settings.portal.reauth_max_age_secs);
@@ -257,7 +268,7 @@ pub(super) fn sign_in_failed(cause: impl std::fmt::Display) -> PageError {
     PageError::new(
         StatusCode::BAD_REQUEST,
         "sign_in_failed",
-        "We could not confirm your identity",
-        "The answer from eAccess could not be verified, so nothing was changed. Please sign in again.",
+        crate::i18n::t("portal-sign-in-failed-title"),
+        crate::i18n::t("portal-sign-in-failed"),
     )
 }

@@ -23,8 +23,9 @@ struct EmailForm {
 }
 
 /// The sentence of a refused address, on the registration page and the dashboard.
-pub(super) const INVALID_EMAIL: &str =
-    "Enter one e-mail address without a name or brackets, for example name@example.lu.";
+pub(super) fn invalid_email() -> String {
+    crate::i18n::t("portal-invalid-email")
+}
 
 #[post("/account/email")]
 pub(super) async fn correct_email(
@@ -47,7 +48,8 @@ pub(super) async fn correct_email(
             account_id,
             StatusCode::UNPROCESSABLE_ENTITY,
             None,
-            Some((INVALID_EMAIL, email)),
+            Some((invalid_email(), email)),
+            None,
         )
         .await;
     }

@@ -8,18 +8,23 @@ use crate::web::NavUser;
 #[template(path = "home.html")]
 pub struct HomePage {
     pub nav: Option<NavUser>,
+    /// A sentence about what just happened (e.g. signed out).
+    pub notice: Option<String>,
+    /// `/auth/login`, with `?next=` when the sign-in continues to a page.
+    pub sign_in_url: String,
 }
 
 #[derive(Template)]
 #[template(path = "register.html")]
 pub struct RegisterPage {
     pub nav: Option<NavUser>,
-    pub given_name: String,
-    pub family_name: String,
+    /// "Given Family", as eAccess knows the citizen.
+    pub welcome_name: String,
     pub email: String,
     pub csrf_token: String,
+    /// HTML-escaped: it goes into the translated sentence's link, shown unescaped.
     pub terms_url: String,
-    pub problem: Option<&'static str>,
+    pub problem: Option<String>,
     /// A portal's sign-in to resume after registering (docs/oidc-provider.md).
     pub continue_request: Option<String>,
 }
@@ -30,7 +35,7 @@ pub struct EspaceRow {
 }
 
 pub struct ProductRow {
-    pub label: &'static str,
+    pub label: String,
     pub serial: String,
     pub first_used: String,
     pub last_used: String,
@@ -41,13 +46,15 @@ pub struct ProductRow {
 pub struct DashboardPage {
     pub nav: Option<NavUser>,
     pub display_name: String,
-    pub product_label: &'static str,
+    pub product_label: String,
     pub espaces: Vec<EspaceRow>,
     pub products: Vec<ProductRow>,
     pub csrf_token: String,
-    pub problem: Option<&'static str>,
+    pub problem: Option<String>,
+    /// A sentence about what just happened (e.g. a cancelled re-authentication).
+    pub notice: Option<String>,
     /// The account's address cannot receive mail: ask for a correct one.
     pub email_unusable: bool,
     pub email: String,
-    pub email_problem: Option<&'static str>,
+    pub email_problem: Option<String>,
 }

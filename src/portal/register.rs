@@ -24,17 +24,16 @@ fn register_page(
     session: &BrowserSession,
     identity: &EaccessIdentity,
     email: String,
-    problem: Option<&'static str>,
+    problem: Option<String>,
     continue_request: Option<String>,
 ) -> RegisterPage {
     RegisterPage {
         continue_request,
         nav: None,
-        given_name: identity.given_name.clone(),
-        family_name: identity.family_name.clone(),
+        welcome_name: format!("{} {}", identity.given_name, identity.family_name),
         email,
         csrf_token: session.csrf_token.clone(),
-        terms_url: state.settings.portal.terms_url.to_string(),
+        terms_url: crate::web::escape_html(state.settings.portal.terms_url.as_str()),
         problem,
     }
 }
@@ -109,9 +108,9 @@ pub(super) async fn submit_registration(
     };
     let email = form.email.trim().to_owned();
     let problem = if !signin::is_plausible_email(&email) {
-        Some(super::email::INVALID_EMAIL)
+        Some(super::email::invalid_email())
     } else if form.accept_terms.as_deref() != Some("yes") {
-        Some("To create your account, accept the terms of use.")
+        Some(crate::i18n::t("portal-accept-terms"))
     } else {
         None
     };

@@ -1,17 +1,18 @@
 //! Thin handlers for the portal pages.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, route, web};
 use diesel::Connection;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::accounts::{self, EspaceName, ProductKind};
+use crate::accounts::{self, EspaceKind, EspaceName, ProductKind};
 use crate::audit::{self, EventKind, NewAuditEvent};
 use crate::db::OnUniqueViolation;
 use crate::eaccess::AuthOptions;
 use crate::http::{PageError, RequestContext};
 use crate::state::AppState;
+use crate::web::continue_to;
 use crate::web::login::{Purpose, callback_url, eaccess_unavailable, login_state};
 use crate::web::nav::nav_for;
 use crate::web::session::{self, SessionData};
@@ -36,22 +37,68 @@ pub(super) fn invalid_state() -> PageError {
     PageError::new(
         StatusCode::BAD_REQUEST,
         "invalid_state",
-        "This sign-in is no longer valid",
-        "This sign-in has expired or was already completed. Nothing was changed. Please sign in again from the home page.",
+        crate::i18n::t("portal-invalid-state-title"),
+        crate::i18n::t("portal-invalid-state"),
     )
 }
 
-#[get("/")]
+#[derive(Debug, Deserialize)]
+pub(super) struct NextQuery {
+    next: Option<String>,
+}
+
+impl NextQuery {
+    /// The allow-listed page to continue to after signing in, if any.
+    fn page(&self) -> Option<String> {
+        self.next
+            .as_deref()
+            .and_then(continue_to::safe_next)
+            .map(str::to_owned)
+    }
+}
+
+/// `HEAD /` answers like `GET`, without a body.
+#[route("/", method = "GET", method = "HEAD")]
 pub(super) async fn home(
     state: web::Data<AppState>,
     req: HttpRequest,
+    query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, PageError> {
+    let next = query.page();
     if let Some(session) = current_session(&state, &req).await? {
         if session.account_id.is_some() {
-            return Ok(see_other("/dashboard"));
+            return Ok(see_other(next.as_deref().unwrap_or("/dashboard")));
         }
     }
-    html(StatusCode::OK, &HomePage { nav: None })
+    let signed_out = req
+        .cookie(continue_to::NOTICE_COOKIE)
+        .is_some_and(|c| c.value() == continue_to::SIGNED_OUT);
+    let notice = if next.is_some() {
+        Some(crate::i18n::t("home-sign-in-to-continue"))
+    } else if signed_out {
+        Some(crate::i18n::t("home-signed-out"))
+    } else {
+        None
+    };
+    let sign_in_url = next.as_deref().map_or_else(
+        || "/auth/login".to_owned(),
+        |page| continue_to::with_next("/auth/login", page),
+    );
+    let mut response = html(
+        StatusCode::OK,
+        &HomePage {
+            nav: None,
+            notice,
+            sign_in_url,
+        },
+    )?;
+    if signed_out {
+        let secure = state.settings.server.public_url.scheme() == "https";
+        response
+            .add_cookie(&continue_to::notice_removal(secure))
+            .map_err(PageError::internal)?;
+    }
+    Ok(response)
 }
 
 /// Starts a sign-in: a pre-authentication session binds the `state`, so a callback
@@ -60,11 +107,14 @@ pub(super) async fn home(
 async fn start_sign_in(
     state: web::Data<AppState>,
     req: HttpRequest,
+    query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, PageError> {
+    let next = query.page();
     let existing = current_session(&state, &req).await?;
     if existing.as_ref().is_some_and(|s| s.account_id.is_some()) {
-        return Ok(see_other("/dashboard"));
+        return Ok(see_other(next.as_deref().unwrap_or("/dashboard")));
     }
+    let purpose = Purpose::SignIn { next };
     let redirect = callback_url(&state)?;
     let (url, pending) = state
         .eaccess
@@ -89,7 +139,7 @@ async fn start_sign_in(
             };
             store::insert_login_state(
                 conn,
-                &login_state(&pending, session_hash, &Purpose::SignIn, &settings, now),
+                &login_state(&pending, session_hash, &purpose, &settings, now),
                 now,
             )?;
             Ok(token)
@@ -109,9 +159,9 @@ async fn render_dashboard(
     session: BrowserSession,
     account_id: String,
     status: StatusCode,
-    problem: Option<&'static str>,
+    problem: Option<String>,
 ) -> Result<HttpResponse, PageError> {
-    render_dashboard_with(state, session, account_id, status, problem, None).await
+    render_dashboard_with(state, session, account_id, status, problem, None, None).await
 }
 
 /// The dashboard, with a problem of the e-mail correction form if there was one.
@@ -120,8 +170,9 @@ pub(super) async fn render_dashboard_with(
     session: BrowserSession,
     account_id: String,
     status: StatusCode,
-    problem: Option<&'static str>,
-    email_problem: Option<(&'static str, String)>,
+    problem: Option<String>,
+    email_problem: Option<(String, String)>,
+    notice: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let id = account_id.clone();
     let loaded = state
@@ -142,7 +193,7 @@ pub(super) async fn render_dashboard_with(
         .product_kind
         .as_deref()
         .and_then(|k| k.parse::<ProductKind>().ok())
-        .map_or("eAccess", ProductKind::label);
+        .map_or_else(|| "eAccess".to_owned(), ProductKind::label);
     let email_unusable = !crate::mail::is_sendable_address(&account.email);
     let (email_problem, email) = match email_problem {
         Some((problem, typed)) => (Some(problem), typed),
@@ -151,6 +202,7 @@ pub(super) async fn render_dashboard_with(
     let page = DashboardPage {
         nav: Some(nav_for(&session, account.display_name())),
         email_unusable: email_unusable || email_problem.is_some(),
+        notice,
         email,
         email_problem,
         display_name: account.display_name(),
@@ -159,16 +211,20 @@ pub(super) async fn render_dashboard_with(
             .into_iter()
             .map(|e| EspaceRow {
                 name: e.name,
-                kind: e.kind,
+                kind: crate::i18n::t(if e.kind == EspaceKind::Private.as_str() {
+                    "dashboard-espace-private"
+                } else {
+                    "dashboard-espace-business"
+                }),
             })
             .collect(),
         products: products
             .into_iter()
             .map(|p| ProductRow {
-                label: p
-                    .kind
-                    .parse::<ProductKind>()
-                    .map_or("Unknown product", ProductKind::label),
+                label: p.kind.parse::<ProductKind>().map_or_else(
+                    |_| crate::i18n::t("portal-unknown-product"),
+                    ProductKind::label,
+                ),
                 serial: p.serial,
                 first_used: format_time(p.first_used_at),
                 last_used: format_time(p.last_used_at),
@@ -180,18 +236,38 @@ pub(super) async fn render_dashboard_with(
     html(status, &page)
 }
 
+#[derive(Debug, Deserialize)]
+pub(super) struct DashboardQuery {
+    notice: Option<String>,
+}
+
 #[get("/dashboard")]
 pub(super) async fn dashboard(
     state: web::Data<AppState>,
     req: HttpRequest,
+    query: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, PageError> {
     let Some(session) = current_session(&state, &req).await? else {
-        return Ok(see_other("/"));
+        return Ok(continue_to::sign_in_to_continue(&req));
     };
     let Some(account_id) = session.account_id.clone() else {
-        return Ok(see_other("/"));
+        return Ok(continue_to::sign_in_to_continue(&req));
     };
-    render_dashboard(&state, session, account_id, StatusCode::OK, None).await
+    // Only notices we name: the query never puts its own text on the page.
+    let notice = match query.notice.as_deref() {
+        Some("reauth_cancelled") => Some(crate::i18n::t("dashboard-reauth-cancelled")),
+        _ => None,
+    };
+    render_dashboard_with(
+        &state,
+        session,
+        account_id,
+        StatusCode::OK,
+        None,
+        None,
+        notice,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -220,7 +296,7 @@ async fn add_espace(
                 session,
                 account_id,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Some(problem),
+                Some(crate::i18n::t(problem)),
             )
             .await;
         }
@@ -239,7 +315,7 @@ async fn add_espace(
             session,
             account_id,
             StatusCode::UNPROCESSABLE_ENTITY,
-            Some("You already have an eSpace with this name."),
+            Some(crate::i18n::t("portal-espace-duplicate")),
         )
         .await;
     }
@@ -301,8 +377,12 @@ async fn sign_out(
         .end_session_url(hint.as_deref(), &after_logout)
         .map_or_else(|| "/".to_owned(), |u| u.to_string());
     let mut response = see_other(&target);
+    let secure = state.settings.server.public_url.scheme() == "https";
     response
         .add_cookie(&session::removal_cookie(&state.settings))
+        .map_err(PageError::internal)?;
+    response
+        .add_cookie(&continue_to::signed_out_cookie(secure))
         .map_err(PageError::internal)?;
     Ok(response)
 }

@@ -24,8 +24,9 @@ pub const CALLBACK_PATH: &str = "/auth/eaccess/callback";
 /// login state (`oidc_login_states.purpose`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Purpose {
-    /// The portal's sign-in.
-    SignIn,
+    /// The portal's sign-in; `next` is the allow-listed page to continue to
+    /// ([`super::continue_to::safe_next`]), else the dashboard.
+    SignIn { next: Option<String> },
     /// Re-authentication before managing devices; `device` is the one to unlink next.
     Reauth { device: Option<String> },
     /// A LuxTrust link started by the app in the system browser (no portal session).
@@ -37,7 +38,8 @@ pub enum Purpose {
 impl Purpose {
     pub fn as_stored(&self) -> String {
         match self {
-            Self::SignIn => "sign_in".to_owned(),
+            Self::SignIn { next: None } => "sign_in".to_owned(),
+            Self::SignIn { next: Some(next) } => format!("sign_in:{next}"),
             Self::Reauth { device: None } => "reauth".to_owned(),
             Self::Reauth {
                 device: Some(device),
@@ -51,7 +53,7 @@ impl Purpose {
     pub fn parse(stored: &str) -> Option<Self> {
         match stored.split_once(':') {
             None => match stored {
-                "sign_in" => Some(Self::SignIn),
+                "sign_in" => Some(Self::SignIn { next: None }),
                 "reauth" => Some(Self::Reauth { device: None }),
                 "link" => Some(Self::LuxtrustLink),
                 _ => None,
@@ -59,6 +61,11 @@ impl Purpose {
             Some(("reauth", device)) if !device.is_empty() => Some(Self::Reauth {
                 device: Some(device.to_owned()),
             }),
+            Some(("sign_in", next)) => {
+                super::continue_to::safe_next(next).map(|next| Self::SignIn {
+                    next: Some(next.to_owned()),
+                })
+            }
             Some(("provider", request)) if !request.is_empty() => Some(Self::Provider {
                 request: request.to_owned(),
             }),
@@ -143,7 +150,10 @@ mod tests {
     #[test]
     fn every_purpose_reads_back_as_written() {
         for purpose in [
-            Purpose::SignIn,
+            Purpose::SignIn { next: None },
+            Purpose::SignIn {
+                next: Some("/devices?device=0b6c3f9e-64c4-4f5e-9d1c-0c1f6f2b8a11".into()),
+            },
             Purpose::Reauth { device: None },
             Purpose::Reauth {
                 device: Some("0b6c3f9e-64c4-4f5e-9d1c-0c1f6f2b8a11".into()),
@@ -160,7 +170,7 @@ mod tests {
     #[test]
     fn the_stored_forms_do_not_change() {
         // Logins in flight during an upgrade were written by the previous version.
-        assert_eq!(Purpose::SignIn.as_stored(), "sign_in");
+        assert_eq!(Purpose::SignIn { next: None }.as_stored(), "sign_in");
         assert_eq!(Purpose::LuxtrustLink.as_stored(), "link");
         assert_eq!(
             Purpose::parse("reauth:d1"),
@@ -185,6 +195,8 @@ mod tests {
             "reauth:",
             "link:x",
             "sign_in:x",
+            "sign_in:",
+            "sign_in://evil.example/",
             "other",
         ] {
             assert_eq!(Purpose::parse(stored), None, "{stored}");

@@ -8,12 +8,15 @@
 //! - [`nav`]: the signed-in citizen in the page header.
 //! - [`login`]: starting an eAccess login (sign-in, re-authentication, LuxTrust linking,
 //!   a portal's sign-in through the provider) and the purpose its callback dispatches on.
+//! - [`continue_to`]: where a sign-in continues (allow-listed pages only) and the home
+//!   page's notices ("Sign in to continue", "You have signed out.").
 //! - [`error`]: the error page every [`crate::http::PageError`] renders as.
 //!
 //! - [`language`]: the header's language switcher (`POST /language`), the `lang` cookie
 //!   and the safe return path. The language itself is chosen per request by
 //!   [`crate::i18n::middleware`]; pages read it with [`crate::i18n::current`].
 
+pub mod continue_to;
 pub mod error;
 pub mod language;
 pub mod login;
@@ -23,4 +26,6 @@ pub mod session;
 pub mod store;
 
 pub use nav::NavUser;
-pub use page::{csrf_failed, current_session, form_session, format_time, html, now, see_other};
+pub use page::{
+    csrf_failed, current_session, escape_html, form_session, format_time, html, now, see_other,
+};

@@ -77,7 +77,38 @@ pub fn csrf_failed() -> PageError {
     )
 }
 
+/// `text` safe inside HTML text and a double- or single-quoted attribute: for a value
+/// that goes into a translated sentence with markup, which a template shows unescaped.
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A stored (UTC) moment as the pages show it: Luxembourg time, in the page's language.
 pub fn format_time(t: NaiveDateTime) -> String {
     crate::i18n::time::datetime(crate::i18n::current(), t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_html;
+
+    #[test]
+    fn escapes_what_could_end_text_or_an_attribute() {
+        assert_eq!(
+            escape_html(r#"https://x.lu/?a=1&b="2"'<script>"#),
+            "https://x.lu/?a=1&amp;b=&quot;2&quot;&#39;&lt;script&gt;"
+        );
+        assert_eq!(escape_html("plain é"), "plain é");
+    }
 }
