@@ -16,6 +16,7 @@ backend_tests!(
     a_locked_device_is_unlocked_in_the_browser_and_opens_with_its_code,
     a_device_is_renamed_with_the_rules_of_linking,
     the_portal_pages_speak_french_by_default,
+    the_activity_comes_in_pages_and_by_device,
 );
 
 const CODE: &str = "482913";
@@ -297,4 +298,50 @@ async fn the_portal_pages_speak_french_by_default(app: TestApp) {
     let link = french("/devices/link").await.unwrap().text().await.unwrap();
     assert!(link.contains("Lier un appareil") && link.contains("Il expire dans"));
     assert!(!link.contains("Waiting for"), "{link}");
+}
+
+async fn the_activity_comes_in_pages_and_by_device(app: TestApp) {
+    let mut phone = app.linked_device("marie", CODE, false).await;
+    let tablet = app.link_by_qr("Tablet", CODE, false).await;
+    for _ in 0..12 {
+        phone.unlock_with_secret_code(CODE).await.unwrap();
+    }
+    reauthenticate(&app, "/devices", "marie").await;
+    let rows = |page: &str| page.matches("<tr><td data-label=").count();
+    let first = app.get("/devices").await.text().await.unwrap();
+    assert_eq!(rows(&first), 10, "one page of activity");
+    assert!(!first.contains("id=\"activity-newer\""));
+    let older = crate::helpers::attr(&first, "id=\"activity-older\" href");
+    assert_eq!(older, "/devices?activity_page=2#activity-title");
+    let second = app
+        .get("/devices?activity_page=2")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(rows(&second) >= 5, "the rest: {}", rows(&second));
+    assert!(second.contains("id=\"activity-newer\""));
+    // By device: only the tablet's own events.
+    let tablet_id = tablet.state.device_id.clone().unwrap();
+    let filtered = app
+        .get(&format!("/devices?activity_device={tablet_id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let shown = rows(&filtered);
+    assert!(shown >= 1 && shown < 10, "{shown}");
+    assert!(!filtered.contains("App opened on “Test phone”"));
+    assert!(filtered.contains(&format!(
+        "<option value=\"{tablet_id}\" selected>Tablet</option>"
+    )));
+    // Hostile values are clamped or ignored, never an error.
+    for query in [
+        "activity_page=-3",
+        "activity_page=99999999999",
+        "activity_device=%27%3B--",
+    ] {
+        let res = app.get(&format!("/devices?{query}")).await;
+        assert_eq!(res.status(), 200, "{query}");
+    }
 }

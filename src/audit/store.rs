@@ -69,6 +69,29 @@ pub fn insert_event(conn: &mut DbConnection, event: &NewAuditEvent) -> Result<()
 }
 
 /// The newest events of an account, newest first.
+/// One page of an account's events, newest first, optionally of one device only:
+/// `limit` rows from `offset`.
+pub fn find_page_for_account(
+    conn: &mut DbConnection,
+    account_id: &str,
+    device_id: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut query = audit_events::table
+        .filter(audit_events::account_id.eq(account_id))
+        .into_boxed();
+    if let Some(device_id) = device_id {
+        query = query.filter(audit_events::device_id.eq(device_id));
+    }
+    Ok(query
+        .order((audit_events::at.desc(), audit_events::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select(AuditEvent::as_select())
+        .load(conn)?)
+}
+
 pub fn find_recent_for_account(
     conn: &mut DbConnection,
     account_id: &str,

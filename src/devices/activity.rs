@@ -3,6 +3,69 @@
 
 use crate::i18n::{Arg, t, t_args, t1};
 
+/// Rows of activity per page of the device list.
+pub(super) const PAGE_SIZE: i64 = 10;
+/// The last page anyone may ask for (an old account's history stays bounded work).
+const MAX_PAGE: i64 = 500;
+
+/// Which page of the activity to show: its number (1 = newest) and, if filtered, the
+/// device whose events it shows. Anything out of range is clamped, anything else ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Page {
+    pub number: i64,
+    pub device: Option<String>,
+    pub size: i64,
+}
+
+impl Page {
+    /// The page a query asks for: a number in 1..=500, a device id that is a UUID.
+    pub fn from_query(number: Option<i64>, device: Option<&str>) -> Self {
+        Self {
+            number: number.unwrap_or(1).clamp(1, MAX_PAGE),
+            device: device
+                .and_then(|d| uuid::Uuid::parse_str(d).ok())
+                .map(|u| u.hyphenated().to_string()),
+            size: PAGE_SIZE,
+        }
+    }
+
+    /// The newest `size` events, unfiltered (the JSON list).
+    pub fn newest(size: i64) -> Self {
+        Self {
+            number: 1,
+            device: None,
+            size,
+        }
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.number - 1) * self.size
+    }
+
+    /// The device list showing page `number` with this page's filter.
+    fn url(&self, number: i64) -> String {
+        let mut url = format!("/devices?activity_page={number}");
+        if let Some(device) = &self.device {
+            url.push_str("&activity_device=");
+            url.push_str(device);
+        }
+        url.push_str("#activity-title");
+        url
+    }
+
+    /// The link to newer events, unless this is the first page.
+    pub fn newer(&self) -> Option<String> {
+        (self.number > 1).then(|| self.url(self.number - 1))
+    }
+
+    /// The link to older events, when `loaded` rows (one more than a page when there are
+    /// older ones) say they exist.
+    pub fn older(&self, loaded: usize) -> Option<String> {
+        let more = i64::try_from(loaded).unwrap_or(i64::MAX) > self.size;
+        (more && self.number < MAX_PAGE).then(|| self.url(self.number + 1))
+    }
+}
+
 /// A user agent as a person reads it: "Chrome 156 on Linux", or the app's own name.
 pub(super) fn short_user_agent(ua: &str) -> String {
     let version = |name: &str| {
@@ -79,6 +142,30 @@ pub(super) fn describe(kind: &str, details: &serde_json::Value) -> String {
 mod tests {
     use super::*;
     use crate::i18n::{Lang, with_lang};
+
+    #[test]
+    fn pages_are_bounded_and_keep_their_filter() {
+        let id = "6f1c0a37-8e2d-4b6a-9c41-7d0e2f8a1b93";
+        let first = Page::from_query(None, None);
+        assert_eq!((first.number, first.offset()), (1, 0));
+        assert_eq!(first.newer(), None);
+        assert_eq!(first.older(10), None, "exactly one page");
+        assert_eq!(
+            first.older(11).as_deref(),
+            Some("/devices?activity_page=2#activity-title")
+        );
+        let third = Page::from_query(Some(3), Some(id));
+        assert_eq!(third.offset(), 20);
+        assert_eq!(
+            third.newer(),
+            Some(format!(
+                "/devices?activity_page=2&activity_device={id}#activity-title"
+            ))
+        );
+        assert_eq!(Page::from_query(Some(-5), Some("x'--")), first);
+        assert_eq!(Page::from_query(Some(i64::MAX), None).number, 500);
+        assert_eq!(Page::from_query(Some(500), None).older(11), None);
+    }
 
     #[test]
     fn user_agents_are_shortened_for_people() {

@@ -75,6 +75,11 @@ struct DevicesPage {
     notice: Option<(String, bool)>,
     /// Some device is locked: say how it comes back.
     any_locked: bool,
+    /// The activity filter's choices: (device id, name, selected).
+    activity_devices: Vec<(String, String, bool)>,
+    newer_url: Option<String>,
+    older_url: Option<String>,
+    activity_page_number: i64,
 }
 
 #[derive(Template)]
@@ -138,10 +143,12 @@ async fn access(
     })
 }
 
-/// Devices (with whether each has biometrics) and recent activity of an account.
+/// Devices (with whether each has biometrics) and one page of the account's activity
+/// (one row more than a page, telling whether an older page exists).
 async fn load(
     state: &AppState,
     account_id: &str,
+    page: activity::Page,
 ) -> Result<(Vec<(DeviceRow, bool)>, Vec<audit::AuditEvent>), PageError> {
     let id = account_id.to_owned();
     Ok(state
@@ -152,7 +159,13 @@ async fn load(
                 let biometrics = store::has_passkey(conn, &d.id)?;
                 devices.push((d, biometrics));
             }
-            let activity = audit::store::find_recent_for_account(conn, &id, 50)?;
+            let activity = audit::store::find_page_for_account(
+                conn,
+                &id,
+                page.device.as_deref(),
+                page.offset(),
+                page.size + 1,
+            )?;
             Ok((devices, activity))
         })
         .await?)
@@ -165,6 +178,9 @@ struct DevicesQuery {
     /// What a browser operation just did or why it was refused: one of the fixed
     /// codes of [`notice_for`], never text of the query's own.
     done: Option<String>,
+    /// The activity's page (1 = newest) and device filter.
+    activity_page: Option<i64>,
+    activity_device: Option<String>,
 }
 
 /// The sentence for a `done` code of the device list, and whether it is a refusal.
@@ -195,8 +211,22 @@ async fn devices_page(
         Access::Granted(granted) => *granted,
         Access::Redirect(r) => return Ok(r),
     };
-    let (devices, events) = load(&state, &account.id).await?;
+    let activity_page =
+        activity::Page::from_query(query.activity_page, query.activity_device.as_deref());
+    let (devices, mut events) = load(&state, &account.id, activity_page.clone()).await?;
+    let older = activity_page.older(events.len());
+    events.truncate(usize::try_from(activity_page.size).unwrap_or(0));
     let page = DevicesPage {
+        activity_devices: devices
+            .iter()
+            .map(|(d, _)| {
+                let selected = activity_page.device.as_deref() == Some(d.id.as_str());
+                (d.id.clone(), d.name.clone(), selected)
+            })
+            .collect(),
+        newer_url: activity_page.newer(),
+        older_url: older,
+        activity_page_number: activity_page.number,
         nav: Some(nav_for(&session, account.display_name())),
         csrf_token: session.csrf_token.clone(),
         devices: devices
@@ -236,7 +266,7 @@ async fn devices_json(
         Access::Granted(granted) => granted.1,
         Access::Redirect(r) => return Ok(r),
     };
-    let (devices, events) = load(&state, &account.id).await?;
+    let (devices, events) = load(&state, &account.id, activity::Page::newest(50)).await?;
     let devices: Vec<_> = devices
         .iter()
         .map(|(d, biometrics)| {
