@@ -330,7 +330,7 @@ async fn the_activity_comes_in_pages_and_by_device(app: TestApp) {
         .await
         .unwrap();
     let shown = rows(&filtered);
-    assert!(shown >= 1 && shown < 10, "{shown}");
+    assert!((1..10).contains(&shown), "{shown}");
     assert!(!filtered.contains("App opened on “Test phone”"));
     assert!(filtered.contains(&format!(
         "<option value=\"{tablet_id}\" selected>Tablet</option>"
