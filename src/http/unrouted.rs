@@ -65,9 +65,11 @@ async fn answer(
     Ok(ServiceResponse::new(req, response))
 }
 
-/// The `Allow` value without repeats (two resources of one path may share a method);
+/// The `Allow` value without repeats (two resources of one path may share a method), in
+/// one fixed order (actix records a route's several methods in no stable order);
 /// `None` when it names no method.
 fn allowed_methods(recorded: &str) -> Option<HeaderValue> {
+    const ORDER: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
     let mut methods: Vec<&str> = Vec::new();
     for method in recorded.split(',').map(str::trim).filter(|m| !m.is_empty()) {
         if !methods.contains(&method) {
@@ -77,6 +79,7 @@ fn allowed_methods(recorded: &str) -> Option<HeaderValue> {
     if methods.is_empty() {
         return None;
     }
+    methods.sort_by_key(|m| (ORDER.iter().position(|o| o == m).unwrap_or(ORDER.len()), *m));
     HeaderValue::from_str(&methods.join(", ")).ok()
 }
 
@@ -147,5 +150,21 @@ mod tests {
             HeaderValue::from_static("GET, POST")
         );
         assert_eq!(allowed_methods(" , "), None);
+    }
+
+    #[test]
+    fn allow_lists_each_method_once_in_one_order() {
+        for recorded in ["HEAD, GET", "GET, HEAD", "GET,HEAD,GET"] {
+            assert_eq!(
+                allowed_methods(recorded).unwrap(),
+                "GET, HEAD",
+                "{recorded}"
+            );
+        }
+        assert_eq!(
+            allowed_methods("DELETE, POST, GET").unwrap(),
+            "GET, POST, DELETE"
+        );
+        assert!(allowed_methods(" , ").is_none());
     }
 }
