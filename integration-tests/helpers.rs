@@ -358,7 +358,12 @@ impl TestApp {
 impl TestApp {
     /// Opens "Link a device" in the browser: returns the code's id and the code the page
     /// holds (`mode=static` for the no-JavaScript variant).
+    /// Always a new code ("Generate a new QR code", `new=1`), never the live one again.
     pub async fn new_qr_code(&self, query: &str) -> (String, String) {
+        let query = match query.strip_prefix('?') {
+            Some(rest) => format!("?new=1&{rest}"),
+            None => "?new=1".to_owned(),
+        };
         let res = self.get(&format!("/devices/link{query}")).await;
         assert_eq!(res.status(), 200, "the link page is shown");
         let page = res.text().await.unwrap();
@@ -409,6 +414,27 @@ impl TestApp {
         let mut device = devicelink::device_client::DeviceClient::load(path).unwrap();
         device.observe(crate::contract::observer());
         device
+    }
+
+    /// The text column `v` of the first row `sql` selects, straight from the database.
+    pub fn query_text(&self, sql: &str) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        let rows: Vec<Row> = match self.backend {
+            Backend::Sqlite => {
+                let path = self.dir.path().join("devicelink.db");
+                let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+                diesel::sql_query(sql).load(&mut conn).unwrap()
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.pg.as_ref().unwrap().url).unwrap();
+                diesel::sql_query(sql).load(&mut conn).unwrap()
+            }
+        };
+        rows.into_iter().next().expect("one row").v
     }
 
     /// Runs SQL against the test database (to age rows, for example).

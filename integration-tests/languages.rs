@@ -17,6 +17,7 @@ backend_tests!(
     the_switcher_returns_only_to_a_local_path_and_refuses_unknown_languages,
     the_choice_is_kept_on_the_account_and_restored_at_the_next_sign_in,
     the_device_list_shows_luxembourg_time_across_a_daylight_saving_change,
+    e_mails_speak_the_account_s_choice_else_the_language_of_the_request,
 );
 
 /// A client without the tests' default `Accept-Language: en` (as a bare app would be).
@@ -271,4 +272,62 @@ async fn the_device_list_shows_luxembourg_time_across_a_daylight_saving_change(a
             "{lang}: {winter} (CET) not in {page}"
         );
     }
+}
+
+async fn e_mails_speak_the_account_s_choice_else_the_language_of_the_request(app: TestApp) {
+    // No choice on the account yet: the mail speaks what the linking app asked for.
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    let (id, code) = app.new_qr_code("").await;
+    let scanned = app.scan_qr(&id, &code).await;
+    let mut device = app.device();
+    device.set_header("accept-language", "fr").unwrap();
+    device
+        .link_with_qr("Téléphone", &scanned, "482913", false)
+        .await
+        .unwrap();
+    let mail = |kind: &str, column: &str| {
+        app.query_text(&format!(
+            "SELECT {column} AS v FROM outbox WHERE kind = '{kind}'"
+        ))
+    };
+    assert_eq!(
+        mail("device_linked", "subject"),
+        "Un appareil mobile a été lié à votre compte"
+    );
+    let text = mail("device_linked", "text_body");
+    assert!(text.contains("Bonjour Marie"), "{text}");
+    assert!(
+        text.contains("Confirmé avec: Code QR depuis votre navigateur"),
+        "{text}"
+    );
+    assert!(text.contains("(CET)") || text.contains("(CEST)"), "{text}");
+    let html = mail("device_linked", "html_body");
+    assert!(html.contains("<html lang=\"fr\">"), "{html}");
+    assert!(!html.contains("Hello") && !text.contains("Hello"), "{html}");
+
+    // The citizen chooses German: from now on the mails are German, whatever the app asks.
+    let csrf = hidden_value(&app.dashboard().await, "csrf_token");
+    let res = app
+        .client
+        .post(app.url("/language"))
+        .form(&[
+            ("lang", "de"),
+            ("return_to", "/dashboard"),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    device.set_header("accept-language", "en").unwrap();
+    device.unlock_with_secret_code("482913").await.unwrap();
+    device.unlink().await.unwrap();
+    assert_eq!(
+        mail("device_unlinked", "subject"),
+        "Ein Mobilgerät wurde von Ihrem Konto entfernt"
+    );
+    let text = mail("device_unlinked", "text_body");
+    assert!(text.contains("Guten Tag Marie"), "{text}");
+    assert!(text.contains("über die App auf dem Gerät"), "{text}");
+    assert!(text.contains("(MEZ)") || text.contains("(MESZ)"), "{text}");
 }

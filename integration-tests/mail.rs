@@ -120,6 +120,7 @@ fn sample_mail(n: usize) -> Mail {
         format!("citizen{n}@example.lu")
             .parse()
             .expect("an address"),
+        devicelink::i18n::Lang::En,
         DeviceLinkedMail {
             display_name: "Marie Dupont".into(),
             device_name: format!("Pixel {n}"),
@@ -184,6 +185,7 @@ async fn a_queued_message_is_delivered_once_as_an_eml_file_by_the_running_app(ap
     let db = Db::open(&app.settings.database).unwrap();
     let mail = Mail::device_linked(
         "marie.dupont@example.lu".parse().unwrap(),
+        devicelink::i18n::Lang::En,
         DeviceLinkedMail {
             display_name: "Marie Dupont".into(),
             device_name: "Pixel 8".into(),

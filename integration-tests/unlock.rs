@@ -105,24 +105,7 @@ async fn link_another(app: &TestApp, biometrics: bool) -> DeviceClient {
 }
 
 fn query_string(app: &TestApp, sql: &str) -> String {
-    #[derive(diesel::QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        v: String,
-    }
-    use diesel::{Connection, RunQueryDsl};
-    let rows: Vec<Row> = match app.backend {
-        crate::helpers::Backend::Sqlite => {
-            let path = app.dir.path().join("devicelink.db");
-            let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-            diesel::sql_query(sql).load(&mut conn).unwrap()
-        }
-        crate::helpers::Backend::Postgres => {
-            let mut conn = diesel::PgConnection::establish(&app.pg.as_ref().unwrap().url).unwrap();
-            diesel::sql_query(sql).load(&mut conn).unwrap()
-        }
-    };
-    rows.into_iter().next().expect("one row").v
+    app.query_text(sql)
 }
 
 async fn unlocking_with_the_secret_code_gives_a_dpop_bound_token_that_reads_me(app: TestApp) {

@@ -230,6 +230,13 @@ pub fn language(conn: &mut DbConnection, id: &str) -> Result<Option<Lang>, Store
     Ok(code.flatten().as_deref().and_then(Lang::from_code))
 }
 
+/// The language of the account's e-mails: the one the citizen chose with the switcher,
+/// else the current one (the language of the request that caused the mail, which a
+/// database closure inherits from its request).
+pub fn mail_language(conn: &mut DbConnection, id: &str) -> Result<Lang, StoreError> {
+    Ok(language(conn, id)?.unwrap_or_else(crate::i18n::current))
+}
+
 /// Replaces the account's e-mail address; whether the account exists.
 pub fn update_email(conn: &mut DbConnection, id: &str, email: &str) -> Result<bool, StoreError> {
     Ok(diesel::update(accounts::table.find(id))

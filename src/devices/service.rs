@@ -240,10 +240,12 @@ pub fn lock(
             .with_device(device_id),
         )?;
         if let Some((to, account)) = recipient(conn, &device.account_id)? {
+            let lang = accounts::store::mail_language(conn, &account.id)?;
             mail::enqueue(
                 conn,
                 &mail::Mail::device_locked(
                     to,
+                    lang,
                     mail::DeviceLockedMail {
                         display_name: account.display_name(),
                         device_name: device.name.clone(),
@@ -502,10 +504,12 @@ pub fn unlink(
             .with_device(device_id),
         )?;
         if let Some((to, account)) = recipient(conn, &device.account_id)? {
+            let lang = accounts::store::mail_language(conn, &account.id)?;
             mail::enqueue(
                 conn,
                 &mail::Mail::device_unlinked(
                     to,
+                    lang,
                     mail::DeviceUnlinkedMail {
                         display_name: account.display_name(),
                         device_name: device.name.clone(),

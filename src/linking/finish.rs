@@ -230,13 +230,14 @@ fn enqueue_linked_mail(
     manage_url
         .query_pairs_mut()
         .append_pair("device", &done.device.id);
-    let method_label = LinkMethod::parse(&done.device.method)
-        .unwrap_or(LinkMethod::Qr)
-        .label();
+    let lang = crate::accounts::store::mail_language(conn, &done.account.id)?;
+    let method = LinkMethod::parse(&done.device.method).unwrap_or(LinkMethod::Qr);
+    let method_label = crate::i18n::with_lang(lang, || method.label());
     mail::enqueue(
         conn,
         &mail::Mail::device_linked(
             to,
+            lang,
             mail::DeviceLinkedMail {
                 display_name: done.account.display_name(),
                 device_name: done.device.name.clone(),

@@ -18,6 +18,7 @@ use chrono::NaiveDateTime;
 use url::Url;
 
 use crate::db::{DbConnection, StoreError};
+use crate::i18n::Lang;
 
 /// An e-mail address the outbox can send to: exactly what `lettre` (the outbox's own
 /// parser) accepts as one bare address, no display name, at most 254 characters (RFC
@@ -70,7 +71,7 @@ pub struct DeviceLinkedMail {
     /// How the citizen is greeted, e.g. "Marie Dupont".
     pub display_name: String,
     pub device_name: String,
-    /// How the link was confirmed, e.g. "LuxTrust Scan" or "QR code from your browser".
+    /// How the link was confirmed, e.g. "LuxTrust Scan" or "QR code", in the mail's language.
     pub method_label: String,
     /// UTC.
     pub linked_at: NaiveDateTime,
@@ -115,31 +116,37 @@ enum Content {
     Locked(DeviceLockedMail),
 }
 
-/// One message to one citizen, built from a typed message and ready to [`enqueue`].
+/// One message to one citizen in their language, built from a typed message and ready
+/// to [`enqueue`]. The language is the account's ([`crate::accounts::store::mail_language`]:
+/// the one the citizen chose, else the one of the request that caused the mail).
 #[derive(Debug, Clone)]
 pub struct Mail {
     to: Address,
+    lang: Lang,
     content: Content,
 }
 
 impl Mail {
-    pub fn device_linked(to: Address, mail: DeviceLinkedMail) -> Self {
+    pub fn device_linked(to: Address, lang: Lang, mail: DeviceLinkedMail) -> Self {
         Self {
             to,
+            lang,
             content: Content::Linked(mail),
         }
     }
 
-    pub fn device_unlinked(to: Address, mail: DeviceUnlinkedMail) -> Self {
+    pub fn device_unlinked(to: Address, lang: Lang, mail: DeviceUnlinkedMail) -> Self {
         Self {
             to,
+            lang,
             content: Content::Unlinked(mail),
         }
     }
 
-    pub fn device_locked(to: Address, mail: DeviceLockedMail) -> Self {
+    pub fn device_locked(to: Address, lang: Lang, mail: DeviceLockedMail) -> Self {
         Self {
             to,
+            lang,
             content: Content::Locked(mail),
         }
     }
@@ -156,12 +163,16 @@ impl Mail {
         &self.to
     }
 
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
     /// The subject and both bodies, as they will be stored and sent.
     pub fn render(&self) -> Result<RenderedMail, askama::Error> {
         match &self.content {
-            Content::Linked(m) => templates::device_linked(m),
-            Content::Unlinked(m) => templates::device_unlinked(m),
-            Content::Locked(m) => templates::device_locked(m),
+            Content::Linked(m) => templates::device_linked(self.lang, m),
+            Content::Unlinked(m) => templates::device_unlinked(self.lang, m),
+            Content::Locked(m) => templates::device_locked(self.lang, m),
         }
     }
 }
@@ -199,6 +210,7 @@ pub fn enqueue(
     tracing::debug!(
         outbox_id = %id,
         kind = mail.kind().as_str(),
+        lang = mail.lang.code(),
         to = %mask_recipient(mail.to.as_ref()),
         "mail queued"
     );

@@ -1,9 +1,13 @@
-//! The message templates (askama): a plain-text and an HTML body for each kind of mail.
+//! The message templates (askama): a plain-text and an HTML body for each kind of mail,
+//! their sentences from `locales/<lang>/mail.ftl`. Each renders in the language it is
+//! given (the account's, see [`super::Mail`]), with its times in Luxembourg time.
 //! HTML bodies are auto-escaped; text bodies are not escaped but every value is first
 //! reduced to one line, so a device name cannot forge lines of the message.
 
 use askama::Template;
 use chrono::NaiveDateTime;
+
+use crate::i18n::{self, Lang};
 
 use super::{DeviceLinkedMail, DeviceLockedMail, DeviceUnlinkedMail, UnlinkedBy};
 
@@ -73,19 +77,21 @@ struct LockedHtml<'a> {
     manage_url: &'a str,
 }
 
-pub(super) const DEVICE_LINKED_SUBJECT: &str = "A mobile device was linked to your account";
-pub(super) const DEVICE_UNLINKED_SUBJECT: &str = "A mobile device was unlinked from your account";
-pub(super) const DEVICE_LOCKED_SUBJECT: &str =
-    "Your mobile device was locked after too many wrong secret codes";
+pub(super) fn device_linked(
+    lang: Lang,
+    mail: &DeviceLinkedMail,
+) -> Result<RenderedMail, askama::Error> {
+    i18n::with_lang(lang, || render_linked(mail))
+}
 
-pub(super) fn device_linked(mail: &DeviceLinkedMail) -> Result<RenderedMail, askama::Error> {
+fn render_linked(mail: &DeviceLinkedMail) -> Result<RenderedMail, askama::Error> {
     let display_name = one_line(&mail.display_name);
     let device_name = one_line(&mail.device_name);
     let when = format_time(mail.linked_at);
     let method_label = one_line(&mail.method_label);
     let manage_url = mail.manage_url.to_string();
     Ok(RenderedMail {
-        subject: DEVICE_LINKED_SUBJECT.to_owned(),
+        subject: i18n::t("mail-linked-subject"),
         text_body: LinkedText {
             display_name: &display_name,
             device_name: &device_name,
@@ -105,22 +111,29 @@ pub(super) fn device_linked(mail: &DeviceLinkedMail) -> Result<RenderedMail, ask
     })
 }
 
-pub(super) fn device_unlinked(mail: &DeviceUnlinkedMail) -> Result<RenderedMail, askama::Error> {
+pub(super) fn device_unlinked(
+    lang: Lang,
+    mail: &DeviceUnlinkedMail,
+) -> Result<RenderedMail, askama::Error> {
+    i18n::with_lang(lang, || render_unlinked(mail))
+}
+
+fn render_unlinked(mail: &DeviceUnlinkedMail) -> Result<RenderedMail, askama::Error> {
     let display_name = one_line(&mail.display_name);
     let device_name = one_line(&mail.device_name);
     let when = format_time(mail.unlinked_at);
     let by = match mail.by {
-        UnlinkedBy::Browser => "from your account in the browser",
-        UnlinkedBy::App => "from the app on the device",
+        UnlinkedBy::Browser => i18n::t("mail-unlinked-by-browser"),
+        UnlinkedBy::App => i18n::t("mail-unlinked-by-app"),
     };
     let manage_url = mail.manage_url.to_string();
     Ok(RenderedMail {
-        subject: DEVICE_UNLINKED_SUBJECT.to_owned(),
+        subject: i18n::t("mail-unlinked-subject"),
         text_body: UnlinkedText {
             display_name: &display_name,
             device_name: &device_name,
             when: &when,
-            by,
+            by: &by,
             manage_url: &manage_url,
         }
         .render()?,
@@ -128,20 +141,27 @@ pub(super) fn device_unlinked(mail: &DeviceUnlinkedMail) -> Result<RenderedMail,
             display_name: &display_name,
             device_name: &device_name,
             when: &when,
-            by,
+            by: &by,
             manage_url: &manage_url,
         }
         .render()?,
     })
 }
 
-pub(super) fn device_locked(mail: &DeviceLockedMail) -> Result<RenderedMail, askama::Error> {
+pub(super) fn device_locked(
+    lang: Lang,
+    mail: &DeviceLockedMail,
+) -> Result<RenderedMail, askama::Error> {
+    i18n::with_lang(lang, || render_locked(mail))
+}
+
+fn render_locked(mail: &DeviceLockedMail) -> Result<RenderedMail, askama::Error> {
     let display_name = one_line(&mail.display_name);
     let device_name = one_line(&mail.device_name);
     let when = format_time(mail.locked_at);
     let manage_url = mail.manage_url.to_string();
     Ok(RenderedMail {
-        subject: DEVICE_LOCKED_SUBJECT.to_owned(),
+        subject: i18n::t("mail-locked-subject"),
         text_body: LockedText {
             display_name: &display_name,
             device_name: &device_name,
@@ -159,9 +179,10 @@ pub(super) fn device_locked(mail: &DeviceLockedMail) -> Result<RenderedMail, ask
     })
 }
 
-/// A moment as a citizen reads it, e.g. `27 November 2026 at 14:05 UTC`.
+/// A moment as a citizen reads it, in Luxembourg time with the zone's name, e.g.
+/// `27 novembre 2026 à 15:05 (CET)`: a mail may be read anywhere.
 fn format_time(at: NaiveDateTime) -> String {
-    at.format("%-d %B %Y at %H:%M UTC").to_string()
+    i18n::time::datetime_with_zone(i18n::current(), at)
 }
 
 /// The value with control characters (newlines, tabs, escapes) turned into spaces and
@@ -193,19 +214,22 @@ mod tests {
 
     #[test]
     fn a_linked_mail_renders_both_bodies_with_the_values() {
-        let mail = device_linked(&DeviceLinkedMail {
-            display_name: "Marie Dupont".into(),
-            device_name: "Marie's Pixel 8".into(),
-            method_label: "LuxTrust Scan".into(),
-            linked_at: at(),
-            manage_url: manage_url(),
-        })
+        let mail = device_linked(
+            Lang::En,
+            &DeviceLinkedMail {
+                display_name: "Marie Dupont".into(),
+                device_name: "Marie's Pixel 8".into(),
+                method_label: "LuxTrust Scan".into(),
+                linked_at: at(),
+                manage_url: manage_url(),
+            },
+        )
         .unwrap();
         assert_eq!(mail.subject, "A mobile device was linked to your account");
         for body in [&mail.text_body, &mail.html_body] {
             assert!(body.contains("Marie Dupont"), "{body}");
             assert!(body.contains("LuxTrust Scan"), "{body}");
-            assert!(body.contains("27 November 2026 at 14:05 UTC"), "{body}");
+            assert!(body.contains("27 November 2026, 15:05 (CET)"), "{body}");
             assert!(body.contains("https://myportal.example/devices"), "{body}");
         }
         assert!(mail.text_body.contains("Marie's Pixel 8"));
@@ -223,13 +247,16 @@ mod tests {
 
     #[test]
     fn html_in_a_device_name_is_escaped_in_the_html_body() {
-        let mail = device_linked(&DeviceLinkedMail {
-            display_name: "<b>Jean</b>".into(),
-            device_name: "<script>alert(1)</script>".into(),
-            method_label: "QR code".into(),
-            linked_at: at(),
-            manage_url: manage_url(),
-        })
+        let mail = device_linked(
+            Lang::En,
+            &DeviceLinkedMail {
+                display_name: "<b>Jean</b>".into(),
+                device_name: "<script>alert(1)</script>".into(),
+                method_label: "QR code".into(),
+                linked_at: at(),
+                manage_url: manage_url(),
+            },
+        )
         .unwrap();
         assert!(!mail.html_body.contains("<script>"), "{}", mail.html_body);
         assert!(!mail.html_body.contains("<b>Jean"), "{}", mail.html_body);
@@ -243,28 +270,34 @@ mod tests {
 
     #[test]
     fn a_device_name_cannot_forge_lines_of_the_text_body() {
-        let mail = device_locked(&DeviceLockedMail {
-            display_name: "Luc".into(),
-            device_name: "Phone\n\nClick https://evil.example now".into(),
-            locked_at: at(),
-            manage_url: manage_url(),
-        })
+        let mail = device_locked(
+            Lang::En,
+            &DeviceLockedMail {
+                display_name: "Luc".into(),
+                device_name: "Phone\n\nClick https://evil.example now".into(),
+                locked_at: at(),
+                manage_url: manage_url(),
+            },
+        )
         .unwrap();
         assert!(
             mail.text_body
-                .contains("Device:  Phone  Click https://evil.example now\n")
+                .contains("Device: Phone  Click https://evil.example now\n")
         );
     }
 
     #[test]
     fn unlinked_and_locked_mails_render_both_bodies() {
-        let unlinked = device_unlinked(&DeviceUnlinkedMail {
-            display_name: "Sophie".into(),
-            device_name: "iPhone <15>".into(),
-            unlinked_at: at(),
-            by: UnlinkedBy::App,
-            manage_url: manage_url(),
-        })
+        let unlinked = device_unlinked(
+            Lang::En,
+            &DeviceUnlinkedMail {
+                display_name: "Sophie".into(),
+                device_name: "iPhone <15>".into(),
+                unlinked_at: at(),
+                by: UnlinkedBy::App,
+                manage_url: manage_url(),
+            },
+        )
         .unwrap();
         assert_eq!(
             unlinked.subject,
@@ -275,18 +308,97 @@ mod tests {
         assert!(unlinked.text_body.contains("from the app on the device"));
         assert!(unlinked.html_body.contains("from the app on the device"));
 
-        let locked = device_locked(&DeviceLockedMail {
-            display_name: "Sophie".into(),
-            device_name: "iPhone".into(),
-            locked_at: at(),
-            manage_url: manage_url(),
-        })
+        let locked = device_locked(
+            Lang::En,
+            &DeviceLockedMail {
+                display_name: "Sophie".into(),
+                device_name: "iPhone".into(),
+                locked_at: at(),
+                manage_url: manage_url(),
+            },
+        )
         .unwrap();
         assert!(locked.subject.contains("locked"));
         for body in [&locked.text_body, &locked.html_body] {
             assert!(body.contains("Sophie") && body.contains("iPhone"));
-            assert!(body.contains("27 November 2026 at 14:05 UTC"));
+            assert!(body.contains("27 November 2026, 15:05 (CET)"));
             assert!(!body.to_lowercase().contains("your secret code is"));
         }
+    }
+
+    #[test]
+    fn a_mail_speaks_its_language_in_every_part_with_luxembourg_time() {
+        // 2026-07-01 08:30 UTC is 10:30 summer time in Luxembourg.
+        let summer = chrono::NaiveDate::from_ymd_opt(2026, 7, 1)
+            .unwrap()
+            .and_hms_opt(8, 30, 0)
+            .unwrap();
+        let linked = |lang| {
+            device_linked(
+                lang,
+                &DeviceLinkedMail {
+                    display_name: "Marie Dupont".into(),
+                    device_name: "Pixel".into(),
+                    method_label: "QR".into(),
+                    linked_at: summer,
+                    manage_url: manage_url(),
+                },
+            )
+            .unwrap()
+        };
+        let fr = linked(Lang::Fr);
+        assert_eq!(fr.subject, "Un appareil mobile a été lié à votre compte");
+        for body in [&fr.text_body, &fr.html_body] {
+            assert!(body.contains("Bonjour Marie Dupont,"), "{body}");
+            assert!(body.contains("1 juillet 2026 à 10:30 (CEST)"), "{body}");
+            assert!(!body.contains("Hello"), "{body}");
+        }
+        assert!(fr.html_body.contains("<html lang=\"fr\">"));
+        assert!(
+            fr.html_body.contains("Ce n&#39;était pas moi"),
+            "{}",
+            fr.html_body
+        );
+
+        let de = linked(Lang::De);
+        assert_eq!(de.subject, "Ein Mobilgerät wurde mit Ihrem Konto verknüpft");
+        for body in [&de.text_body, &de.html_body] {
+            assert!(body.contains("Guten Tag Marie Dupont,"), "{body}");
+            assert!(body.contains("1. Juli 2026, 10:30 (MESZ)"), "{body}");
+        }
+        assert!(de.html_body.contains("<html lang=\"de\">"));
+
+        let locked = device_locked(
+            Lang::De,
+            &DeviceLockedMail {
+                display_name: "Luc".into(),
+                device_name: "iPhone".into(),
+                locked_at: summer,
+                manage_url: manage_url(),
+            },
+        )
+        .unwrap();
+        // The same words as the app's refusal and the device list's button.
+        assert!(
+            locked.text_body.contains("„Dieses Gerät entsperren“"),
+            "{}",
+            locked.text_body
+        );
+        let unlinked = device_unlinked(
+            Lang::Fr,
+            &DeviceUnlinkedMail {
+                display_name: "Luc".into(),
+                device_name: "iPhone".into(),
+                unlinked_at: summer,
+                by: UnlinkedBy::Browser,
+                manage_url: manage_url(),
+            },
+        )
+        .unwrap();
+        assert!(
+            unlinked
+                .text_body
+                .contains("depuis votre compte dans le navigateur")
+        );
     }
 }
