@@ -2,10 +2,10 @@
 //! expected to land (issue "a way out of every dead end"): the sign-out notice, a
 //! protected page reached while signed out (the e-mail's "This was not me" link), a
 //! cancelled re-authentication, unlocking a locked device in the browser, renaming a
-//! device, and the pages in French.
+//! device, the link page's live code shown again, and the pages in French.
 
 use crate::backend_tests;
-use crate::helpers::{TestApp, hidden_value, location, location_path};
+use crate::helpers::{TestApp, attr, hidden_value, location, location_path};
 use crate::manage::reauthenticate;
 
 backend_tests!(
@@ -17,6 +17,7 @@ backend_tests!(
     a_device_is_renamed_with_the_rules_of_linking,
     the_portal_pages_speak_french_by_default,
     the_activity_comes_in_pages_and_by_device,
+    the_link_page_shows_its_live_code_again,
 );
 
 const CODE: &str = "482913";
@@ -344,4 +345,87 @@ async fn the_activity_comes_in_pages_and_by_device(app: TestApp) {
         let res = app.get(&format!("/devices?{query}")).await;
         assert_eq!(res.status(), 200, "{query}");
     }
+}
+
+/// The link page's code id and code, its static flag, as a browser opening `path` sees them.
+async fn link_page(app: &TestApp, path: &str) -> (String, String, String) {
+    let res = app.get(path).await;
+    assert_eq!(res.status(), 200, "{path}");
+    let page = res.text().await.unwrap();
+    (
+        attr(&page, "data-link-id"),
+        attr(&page, "data-code"),
+        attr(&page, "data-static"),
+    )
+}
+
+async fn the_link_page_shows_its_live_code_again(app: TestApp) {
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    let (id, code, is_static) = link_page(&app, "/devices/link").await;
+    assert_eq!(is_static, "false");
+    // Coming back 25 times: the same code, never voided, counted once against the limit.
+    for _ in 0..25 {
+        assert_eq!(
+            link_page(&app, "/devices/link").await,
+            (id.clone(), code.clone(), is_static.clone())
+        );
+    }
+    assert_eq!(app.count_rows("link_codes"), 1);
+    assert_eq!(
+        app.count_rows("rate_limits WHERE bucket LIKE 'link:account:%' AND hits = 1"),
+        1
+    );
+    // The database keeps the code only as a hash and sealed, never in clear.
+    let sealed = app.query_text("SELECT code_sealed AS v FROM link_codes");
+    assert!(!sealed.contains(&code), "{sealed}");
+
+    // Without JavaScript: the same row turns static with a code of its own (the code the
+    // animated frames showed never scans as a static code); still one code, one hit.
+    let (static_id, static_code, is_static) = link_page(&app, "/devices/link?mode=static").await;
+    assert_eq!(
+        (static_id.as_str(), is_static.as_str()),
+        (id.as_str(), "true")
+    );
+    assert_ne!(static_code, code);
+    assert_eq!(
+        link_page(&app, "/devices/link?mode=static").await.1,
+        static_code
+    );
+    assert_eq!(app.count_rows("link_codes"), 1);
+    assert_eq!(
+        app.count_rows("rate_limits WHERE bucket LIKE 'link:account:%' AND hits = 1"),
+        1
+    );
+    let err = app
+        .device()
+        .link_with_qr("Phone", &code, CODE, false)
+        .await
+        .expect_err("the animated code's bare value");
+    assert!(format!("{err:?}").contains("qr_code_invalid"), "{err:?}");
+    // "Generate a new QR code" makes one and voids the last.
+    let (new_id, new_code, _) = link_page(&app, "/devices/link?new=1").await;
+    assert_ne!(new_id, id);
+    assert_ne!(new_code, code);
+    assert_eq!(app.count_rows("link_codes WHERE status = 'active'"), 1);
+    // A code with a minute or less left is not shown again.
+    let soon = (chrono::Utc::now().naive_utc() + chrono::Duration::seconds(50))
+        .format("%Y-%m-%d %H:%M:%S");
+    app.execute_sql(&format!(
+        "UPDATE link_codes SET expires_at = '{soon}' WHERE id = '{new_id}'"
+    ));
+    let (fresh_id, _, _) = link_page(&app, "/devices/link").await;
+    assert_ne!(fresh_id, new_id);
+
+    // The code shown again links a phone like any code.
+    let (id, code, _) = link_page(&app, "/devices/link").await;
+    assert_eq!(id, fresh_id);
+    let scanned = app.scan_qr(&id, &code).await;
+    let mut device = app.device();
+    device
+        .link_with_qr("Phone", &scanned, CODE, false)
+        .await
+        .expect("the code shown again links");
+    // Scanned: the next visit makes a new code.
+    let (after, _, _) = link_page(&app, "/devices/link").await;
+    assert_ne!(after, id);
 }

@@ -123,6 +123,7 @@ diesel::table! {
         allows_static -> Bool,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        code_sealed -> Nullable<Text>,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod contract;
 mod finish;
+mod live_code;
 pub mod luxtrust;
 pub mod pages;
 pub mod passkeys;

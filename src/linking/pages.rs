@@ -24,7 +24,7 @@ use crate::web::{NavUser, csrf_failed, current_session, html, now, see_other};
 
 use super::rules::LinkState;
 use super::store::{self, LinkCodeRow};
-use super::{LinkCode, link_url, render};
+use super::{LinkCode, link_url, live_code, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(link_landing)
@@ -118,9 +118,12 @@ fn svg_data_url(content: &str) -> Result<String, PageError> {
 #[derive(Debug, Deserialize)]
 struct LinkPageQuery {
     mode: Option<String>,
+    /// "Generate a new QR code": make one even if a live code could be shown again.
+    new: Option<String>,
 }
 
-/// Shows a new QR code; any earlier code of this browser session stops working.
+/// Shows this browser session's live QR code again, or a new one (which voids any
+/// earlier code of the session); see `live_code`.
 #[get("/devices/link")]
 async fn link_page(
     state: web::Data<AppState>,
@@ -132,8 +135,106 @@ async fn link_page(
         Err(redirect) => return Ok(redirect),
     };
     let now = now();
-    // Every visit makes a code (and voids the last): bounded per account, so a script
-    // in a signed-in browser cannot mint codes without end.
+    let wants_static = query.mode.as_deref() == Some("static");
+    let token = session::token_from_request(&req, &state.settings);
+    let live = match (&token, query.new.is_some()) {
+        (Some(token), false) => live_code_of(&state, &session, token, now).await?,
+        _ => None,
+    };
+    let live = match (live, &token) {
+        // Asked for without JavaScript while an animated code is live: that row turns
+        // static with a code of its own (not a second code against the limit).
+        (Some((row, _)), Some(token)) if wants_static && !row.allows_static => {
+            made_static(&state, row, token).await?
+        }
+        (live, _) => live,
+    };
+    let (row, code) = match live {
+        Some(live) => live,
+        None => {
+            new_code(
+                &state,
+                &session,
+                &account,
+                token.as_deref(),
+                wants_static,
+                now,
+            )
+            .await?
+        }
+    };
+    let is_static = row.allows_static;
+    let frame = if is_static {
+        code.expose().to_owned()
+    } else {
+        state.qr_frames.frame_at(&code, Utc::now())
+    };
+    let content = link_url(&state.settings.server.public_url, &frame);
+    let minutes_left = ((row.expires_at - now).num_seconds().max(0) + 59) / 60;
+    let page = LinkPage {
+        nav: Some(nav_for(&session, account.display_name())),
+        code_id: row.id,
+        code: code.expose().to_owned(),
+        csrf_token: session.csrf_token.clone(),
+        qr_data_url: svg_data_url(content.as_str())?,
+        ttl_minutes: minutes_left,
+        countdown_html: format!(
+            r#"<span id="countdown">{}</span>"#,
+            crate::web::escape_html(&crate::i18n::t1("link-minutes", "minutes", minutes_left))
+        ),
+        is_static,
+    };
+    html(StatusCode::OK, &page)
+}
+
+/// This session's live code and the code itself, if it can be shown again.
+async fn live_code_of(
+    state: &AppState,
+    session: &BrowserSession,
+    token: &str,
+    now: NaiveDateTime,
+) -> Result<Option<(LinkCodeRow, LinkCode)>, PageError> {
+    let hash = session.id_hash.clone();
+    let until = now + Duration::seconds(live_code::MIN_LEFT_SECS);
+    let row = state
+        .db
+        .run(move |conn| store::find_live_code(conn, &hash, until))
+        .await?;
+    Ok(row.and_then(|row| live_code::reusable(&row, token, now).map(|code| (row, code))))
+}
+
+/// The live animated `row` as a static code with a new code value, if it still was live.
+async fn made_static(
+    state: &AppState,
+    mut row: LinkCodeRow,
+    token: &str,
+) -> Result<Option<(LinkCodeRow, LinkCode)>, PageError> {
+    let code = LinkCode::generate();
+    row.code_hash = code.hash();
+    row.code_sealed = live_code::seal(token, &row.id, &code);
+    row.allows_static = true;
+    let (id, hash, sealed) = (
+        row.id.clone(),
+        row.code_hash.clone(),
+        row.code_sealed.clone(),
+    );
+    let done = state
+        .db
+        .run(move |conn| store::make_static(conn, &id, &hash, sealed.as_deref()))
+        .await?;
+    Ok(done.then_some((row, code)))
+}
+
+/// A new code for the page, voiding the session's earlier ones. Bounded per account, so
+/// a script in a signed-in browser cannot mint codes without end.
+async fn new_code(
+    state: &AppState,
+    session: &BrowserSession,
+    account: &accounts::Account,
+    token: Option<&str>,
+    is_static: bool,
+    now: NaiveDateTime,
+) -> Result<(LinkCodeRow, LinkCode), PageError> {
     let limit = state.settings.linking.link_creations_per_minute_per_account;
     let bucket = format!("link:account:{}", account.id);
     if let Some(retry) = state
@@ -143,11 +244,11 @@ async fn link_page(
     {
         return Err(PageError::too_many_requests(retry));
     }
-    let is_static = query.mode.as_deref() == Some("static");
     let code = LinkCode::generate();
-    let ttl = state.settings.linking.qr_code_ttl_secs;
+    let id = uuid::Uuid::new_v4().to_string();
     let row = LinkCodeRow {
-        id: uuid::Uuid::new_v4().to_string(),
+        code_sealed: token.and_then(|token| live_code::seal(token, &id, &code)),
+        id,
         code_hash: code.hash(),
         account_id: account.id.clone(),
         browser_session_hash: session.id_hash.clone(),
@@ -155,33 +256,14 @@ async fn link_page(
         link_id: None,
         allows_static: is_static,
         created_at: now,
-        expires_at: now + Duration::seconds(ttl),
+        expires_at: now + Duration::seconds(state.settings.linking.qr_code_ttl_secs),
     };
-    let code_id = row.id.clone();
+    let stored = row.clone();
     state
         .db
-        .run(move |conn| store::insert_link_code(conn, &row))
+        .run(move |conn| store::insert_link_code(conn, &stored))
         .await?;
-    let frame = if is_static {
-        code.expose().to_owned()
-    } else {
-        state.qr_frames.frame_at(&code, Utc::now())
-    };
-    let content = link_url(&state.settings.server.public_url, &frame);
-    let page = LinkPage {
-        nav: Some(nav_for(&session, account.display_name())),
-        code_id,
-        code: code.expose().to_owned(),
-        csrf_token: session.csrf_token.clone(),
-        qr_data_url: svg_data_url(content.as_str())?,
-        ttl_minutes: (ttl + 59) / 60,
-        countdown_html: format!(
-            r#"<span id="countdown">{}</span>"#,
-            crate::web::escape_html(&crate::i18n::t1("link-minutes", "minutes", (ttl + 59) / 60))
-        ),
-        is_static,
-    };
-    html(StatusCode::OK, &page)
+    Ok((row, code))
 }
 
 /// Where a code stands, for the page and its script.

@@ -19,6 +19,51 @@ pub struct LinkCodeRow {
     pub allows_static: bool,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    /// The code sealed for its browser session (`live_code`); `None` for older codes.
+    pub code_sealed: Option<String>,
+}
+
+/// This browser session's newest active code that is not yet scanned and is valid
+/// after `until`.
+pub fn find_live_code(
+    conn: &mut DbConnection,
+    browser_session_hash: &str,
+    until: NaiveDateTime,
+) -> Result<Option<LinkCodeRow>, StoreError> {
+    Ok(link_codes::table
+        .filter(link_codes::browser_session_hash.eq(browser_session_hash))
+        .filter(link_codes::status.eq("active"))
+        .filter(link_codes::link_id.is_null())
+        .filter(link_codes::expires_at.gt(until))
+        .order(link_codes::created_at.desc())
+        .select(LinkCodeRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Turns a live animated code into a static one (the page without JavaScript asked
+/// for one) by giving the row a new code: the code that animated frames showed never
+/// scans as a static code. Whether the row was still active, unscanned and animated.
+pub fn make_static(
+    conn: &mut DbConnection,
+    id: &str,
+    code_hash: &str,
+    code_sealed: Option<&str>,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        link_codes::table
+            .filter(link_codes::id.eq(id))
+            .filter(link_codes::status.eq("active"))
+            .filter(link_codes::link_id.is_null())
+            .filter(link_codes::allows_static.eq(false)),
+    )
+    .set((
+        link_codes::allows_static.eq(true),
+        link_codes::code_hash.eq(code_hash),
+        link_codes::code_sealed.eq(code_sealed),
+    ))
+    .execute(conn)?
+        == 1)
 }
 
 /// Inserts a new code and voids the earlier active codes of the same browser session

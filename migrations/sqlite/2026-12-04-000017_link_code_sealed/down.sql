@@ -1,0 +1,1 @@
+ALTER TABLE link_codes DROP COLUMN code_sealed;
