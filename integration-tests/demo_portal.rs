@@ -70,6 +70,148 @@ async fn sign_in_at_the_demo_portal(backend: Backend) {
         .unwrap();
     assert_eq!(css.status(), 200);
     assert!(home.contains("id=\"sign-in\""), "{home}");
+    let (page, next, status) = through_devicelink(&app, &portal, &browser, "allow").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("id=\"claims\""), "{page}");
+    assert!(
+        page.contains("urn:devicelink:acr:eaccess:eid_card"),
+        "{page}"
+    );
+    assert!(
+        page.contains("marie@example.lu"),
+        "userinfo was read: {page}"
+    );
+    assert!(page.contains(">Marie<"), "{page}");
+
+    assert!(
+        page.contains("<title>Signed in – Demo portal</title>"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"sign-out\""), "{page}");
+
+    // The same answer replayed at the portal is refused: its state was used.
+    let again = browser.get(next).send().await.unwrap();
+    assert_eq!(again.status(), 400);
+    assert!(again.text().await.unwrap().contains("already used"));
+
+    // "Sign out": the portal's session, then devicelink's (RP-initiated logout), and back.
+    let res = browser
+        .post(format!("{portal}logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let end_session = location(&res);
+    assert!(
+        end_session.as_str().starts_with(&app.url("/oidc/logout")),
+        "{end_session}"
+    );
+    assert!(end_session.query_pairs().any(|(k, _)| k == "id_token_hint"));
+    let res = browser.get(end_session).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let back = location(&res);
+    assert_eq!(back.as_str(), format!("{portal}?state=signed_out"));
+    let home = browser
+        .get(back)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("You have signed out of the demo portal and of devicelink."),
+        "{home}"
+    );
+    assert!(!home.contains("id=\"sign-out\""), "{home}");
+    assert!(
+        home.contains("<title>Welcome – Demo portal</title>"),
+        "{home}"
+    );
+    // devicelink's session in that browser is over too.
+    let res = browser.get(app.url("/dashboard")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+}
+
+/// A citizen who refuses at devicelink's consent page lands on a page that says so, in
+/// their language, not on a gateway error.
+async fn a_refusal_is_a_page_in_the_citizen_s_language(backend: Backend) {
+    let Some((app, portal)) = portal_and_app(backend).await else {
+        return;
+    };
+    app.sign_in_registered("marie", "luxtrust_mobile").await;
+    let mut french = reqwest::header::HeaderMap::new();
+    french.insert(
+        reqwest::header::ACCEPT_LANGUAGE,
+        reqwest::header::HeaderValue::from_static("fr-LU,fr;q=0.9"),
+    );
+    let browser = reqwest::Client::builder()
+        .default_headers(french)
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let home = browser
+        .get(&portal)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("<html lang=\"fr\">"), "{home}");
+    assert!(home.contains("Se connecter avec devicelink"), "{home}");
+    let res = browser.get(format!("{portal}login")).send().await.unwrap();
+    assert!(
+        location(&res)
+            .query_pairs()
+            .any(|(k, v)| k == "ui_locales" && v == "fr"),
+        "the portal passes the language on"
+    );
+    let (page, next, status) = through_devicelink(&app, &portal, &browser, "deny").await;
+    assert!(next.as_str().starts_with(&portal), "{next}");
+    assert_eq!(status, 403);
+    assert!(
+        page.contains("Vous n&#39;avez pas autorisé la connexion"),
+        "{page}"
+    );
+    assert!(page.contains("Rien n&#39;a été transmis"), "{page}");
+    assert!(
+        !page.contains("access_denied"),
+        "no raw protocol text: {page}"
+    );
+    assert!(page.contains("id=\"try-again\""), "{page}");
+}
+
+#[tokio::test]
+async fn a_refusal_is_a_page_in_the_citizen_s_language_on_sqlite() {
+    a_refusal_is_a_page_in_the_citizen_s_language(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_refusal_is_a_page_in_the_citizen_s_language_on_postgresql() {
+    a_refusal_is_a_page_in_the_citizen_s_language(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_citizen_signs_in_at_the_demo_portal_on_sqlite() {
+    sign_in_at_the_demo_portal(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_citizen_signs_in_at_the_demo_portal_on_postgresql() {
+    sign_in_at_the_demo_portal(Backend::Postgres).await;
+}
+
+/// From the portal's "Sign in" through devicelink (brokered to the mock eAccess) and its
+/// consent page, where the citizen answers `decision`, back to the portal: the page the
+/// portal shows and its address.
+async fn through_devicelink(
+    app: &TestApp,
+    portal: &str,
+    browser: &reqwest::Client,
+    decision: &str,
+) -> (String, url::Url, reqwest::StatusCode) {
     let res = browser.get(format!("{portal}login")).send().await.unwrap();
     assert_eq!(res.status(), 303);
     let authorize = location(&res);
@@ -87,21 +229,18 @@ async fn sign_in_at_the_demo_portal(backend: Backend) {
         .unwrap();
     let broker = attr(&choice, "id=\"sign-in-eaccess\" href").replace("&amp;", "&");
     let res = browser.get(app.url(&broker)).send().await.unwrap();
-    let mut next = devicelink::mock_idp::script::complete_login(
-        &browser,
-        &location(&res),
-        "marie",
-        "eid_card",
-    )
-    .await
-    .unwrap();
+    let mut next =
+        devicelink::mock_idp::script::complete_login(browser, &location(&res), "marie", "eid_card")
+            .await
+            .unwrap();
     // Through devicelink's callback and the consent page back to the portal.
-    let page = loop {
+    let (page, status) = loop {
         let res = browser.get(next.clone()).send().await.unwrap();
         if res.status() == 303 {
             next = location(&res);
             continue;
         }
+        let status = res.status();
         let page = res.text().await.unwrap();
         if page.contains("consent-allow") {
             let res = browser
@@ -109,7 +248,7 @@ async fn sign_in_at_the_demo_portal(backend: Backend) {
                 .form(&[
                     ("csrf_token", hidden_value(&page, "csrf_token")),
                     ("request", hidden_value(&page, "request")),
-                    ("decision", "allow".to_owned()),
+                    ("decision", decision.to_owned()),
                 ])
                 .send()
                 .await
@@ -118,35 +257,11 @@ async fn sign_in_at_the_demo_portal(backend: Backend) {
             next = location(&res);
             continue;
         }
-        break page;
+        break (page, status);
     };
     assert!(
-        next.as_str().starts_with(&portal),
+        next.as_str().starts_with(portal),
         "back at the portal: {next}"
     );
-    assert!(page.contains("id=\"claims\""), "{page}");
-    assert!(
-        page.contains("urn:devicelink:acr:eaccess:eid_card"),
-        "{page}"
-    );
-    assert!(
-        page.contains("marie@example.lu"),
-        "userinfo was read: {page}"
-    );
-    assert!(page.contains(">Marie<"), "{page}");
-
-    // The same answer replayed at the portal is refused: its state was used.
-    let again = browser.get(next).send().await.unwrap();
-    assert_eq!(again.status(), 502);
-    assert!(again.text().await.unwrap().contains("already used"));
-}
-
-#[tokio::test]
-async fn a_citizen_signs_in_at_the_demo_portal_on_sqlite() {
-    sign_in_at_the_demo_portal(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn a_citizen_signs_in_at_the_demo_portal_on_postgresql() {
-    sign_in_at_the_demo_portal(Backend::Postgres).await;
+    (page, next, status)
 }

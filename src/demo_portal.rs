@@ -5,7 +5,7 @@
 //! talks to it over HTTP with the `openidconnect` crate.
 //!
 //! `devicelink demo` starts it on `http://127.0.0.1:8090/` with the client `demo-portal`.
-//! Pending sign-ins are kept in this process's memory: the demo portal is one process,
+//! Pending sign-ins and sessions are kept in this process's memory: the demo portal is one process,
 //! not a devicelink instance behind a load balancer.
 
 use std::collections::HashMap;
@@ -13,8 +13,9 @@ use std::net::TcpListener;
 use std::sync::Mutex;
 
 use actix_web::dev::Server;
+use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, LOCATION};
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use askama::Template;
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
@@ -25,6 +26,8 @@ use openidconnect::{
 };
 use serde::Deserialize;
 use url::Url;
+
+use crate::i18n::{self, Lang};
 
 /// At most this many sign-ins may be pending at once; the oldest is dropped beyond.
 const MAX_PENDING: usize = 1_000;
@@ -51,12 +54,24 @@ struct Pending {
     nonce: Nonce,
 }
 
+/// A citizen signed in here: the ID token (the hint for signing out at devicelink).
+struct Session {
+    id_token: String,
+}
+
 struct State {
     settings: DemoPortalSettings,
     http: reqwest::Client,
     /// Keyed by the `state` parameter sent to devicelink.
     pending: Mutex<HashMap<String, Pending>>,
+    /// Keyed by the `demo_session` cookie.
+    sessions: Mutex<HashMap<String, Session>>,
+    /// This portal's CSP: [`DEMO_CSP`] with devicelink's origin as a form target (the
+    /// sign-out form continues there).
+    csp: String,
 }
+
+const SESSION_COOKIE: &str = "demo_session";
 
 /// Why the demo portal could not start.
 #[derive(Debug, thiserror::Error)]
@@ -77,12 +92,22 @@ pub fn build(
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(10))
         .build()?;
+    let issuer_origin = Url::parse(&settings.issuer)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let csp = DEMO_CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {issuer_origin}"),
+    );
     let state = web::Data::new(State {
         settings,
         http,
         pending: Mutex::new(HashMap::new()),
+        sessions: Mutex::new(HashMap::new()),
+        csp,
     });
     let server = HttpServer::new(move || {
+        let csp = state.csp.clone();
         App::new()
             .app_data(state.clone())
             // The same headers as devicelink's pages: integrators copy the demo. (Its
@@ -97,7 +122,7 @@ pub fn build(
                         "Permissions-Policy",
                         "camera=(), microphone=(), geolocation=()",
                     ))
-                    .add(("Content-Security-Policy", DEMO_CSP)),
+                    .add(("Content-Security-Policy", csp)),
             )
             .route("/", web::get().to(home))
             .route(
@@ -111,6 +136,7 @@ pub fn build(
             )
             .route("/login", web::get().to(login))
             .route("/callback", web::get().to(callback))
+            .route("/logout", web::post().to(logout))
             // Browsers ask for it; no icon, and no 404 in the console.
             .route(
                 "/favicon.ico",
@@ -134,43 +160,102 @@ const DEMO_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
 #[derive(Template)]
 #[template(path = "demo_portal.html")]
 struct Page<'a> {
-    title: &'a str,
+    title: String,
     issuer: &'a str,
+    /// A sentence on top: what went wrong (`alert`) or what just happened.
     error: Option<String>,
+    notice: Option<String>,
     claims: Vec<(&'static str, String)>,
+    signed_in: bool,
 }
 
-fn page(status: actix_web::http::StatusCode, page: &Page<'_>) -> HttpResponse {
-    match page.render() {
+/// The citizen's language here: devicelink's `lang` cookie (same host) or
+/// `Accept-Language`, else French; the portal passes it on as `ui_locales`.
+fn lang_of(req: &HttpRequest) -> Lang {
+    let cookie = req.cookie("lang").map(|c| c.value().to_owned());
+    let accept = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    i18n::negotiate(cookie.as_deref(), accept)
+}
+
+fn page(lang: Lang, status: StatusCode, page: &Page<'_>) -> HttpResponse {
+    match i18n::with_lang(lang, || page.render()) {
         Ok(html) => HttpResponse::build(status)
             .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
+            .insert_header(("Content-Language", lang.code()))
             .body(html),
         Err(e) => HttpResponse::InternalServerError().body(format!("template: {e}")),
     }
 }
 
-fn failure(state: &State, message: String) -> HttpResponse {
+/// A page saying why the sign-in did not happen, with "Try again".
+fn failure(
+    state: &State,
+    lang: Lang,
+    status: StatusCode,
+    title: &str,
+    message: String,
+) -> HttpResponse {
     page(
-        actix_web::http::StatusCode::BAD_GATEWAY,
+        lang,
+        status,
         &Page {
-            title: "Sign-in failed",
+            title: lang.t(title),
             issuer: &state.settings.issuer,
             error: Some(message),
+            notice: None,
             claims: Vec::new(),
+            signed_in: false,
         },
     )
 }
 
-async fn home(state: web::Data<State>) -> HttpResponse {
+/// devicelink could not be reached or answered nonsense: logged with the detail, shown
+/// as one sentence.
+fn upstream_failure(state: &State, lang: Lang, detail: &str) -> HttpResponse {
+    tracing::error!(detail, "demo portal: the sign-in through devicelink failed");
+    failure(
+        state,
+        lang,
+        StatusCode::BAD_GATEWAY,
+        "demo-failed-title",
+        lang.t("demo-unreachable"),
+    )
+}
+
+#[derive(Deserialize)]
+struct HomeQuery {
+    state: Option<String>,
+}
+
+async fn home(
+    state: web::Data<State>,
+    req: HttpRequest,
+    query: web::Query<HomeQuery>,
+) -> HttpResponse {
+    let lang = lang_of(&req);
+    // devicelink's logout comes back here with the `state` the sign-out sent.
+    let notice = (query.state.as_deref() == Some("signed_out")).then(|| lang.t("demo-signed-out"));
     page(
-        actix_web::http::StatusCode::OK,
+        lang,
+        StatusCode::OK,
         &Page {
-            title: "Demo portal",
+            title: lang.t("demo-home-title"),
             issuer: &state.settings.issuer,
             error: None,
+            notice,
             claims: Vec::new(),
+            signed_in: session_of(&state, &req).is_some(),
         },
     )
+}
+
+fn session_of(state: &State, req: &HttpRequest) -> Option<String> {
+    let token = req.cookie(SESSION_COOKIE)?.value().to_owned();
+    let sessions = state.sessions.lock().ok()?;
+    sessions.get(&token).map(|s| s.id_token.clone())
 }
 
 /// The relying party, from devicelink's discovery document (read on every sign-in, so the
@@ -202,10 +287,11 @@ async fn relying_party(
     .set_redirect_uri(RedirectUrl::from_url(redirect)))
 }
 
-async fn login(state: web::Data<State>) -> HttpResponse {
+async fn login(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
+    let lang = lang_of(&req);
     let rp = match relying_party(&state).await {
         Ok(rp) => rp,
-        Err(e) => return failure(&state, e),
+        Err(e) => return upstream_failure(&state, lang, &e),
     };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf, nonce) = rp
@@ -217,6 +303,7 @@ async fn login(state: web::Data<State>) -> HttpResponse {
         .add_scope(Scope::new("profile".into()))
         .add_scope(Scope::new("email".into()))
         .set_pkce_challenge(challenge)
+        .add_extra_param("ui_locales", lang.code())
         .url();
     if let Ok(mut pending) = state.pending.lock() {
         if pending.len() >= MAX_PENDING {
@@ -238,7 +325,12 @@ struct Callback {
     error_description: Option<String>,
 }
 
-async fn callback(state: web::Data<State>, query: web::Query<Callback>) -> HttpResponse {
+async fn callback(
+    state: web::Data<State>,
+    req: HttpRequest,
+    query: web::Query<Callback>,
+) -> HttpResponse {
+    let lang = lang_of(&req);
     let q = query.into_inner();
     let pending = q.state.as_ref().and_then(|key| {
         state
@@ -247,38 +339,143 @@ async fn callback(state: web::Data<State>, query: web::Query<Callback>) -> HttpR
             .ok()
             .and_then(|mut pending| pending.remove(key))
     });
+    let refused = |title: &str, message: String| {
+        failure(&state, lang, StatusCode::BAD_REQUEST, title, message)
+    };
     let Some(pending) = pending else {
-        return failure(
-            &state,
-            "Unknown or already used sign-in (state).".to_owned(),
-        );
+        tracing::warn!("demo portal: an unknown or used sign-in came back");
+        return refused("demo-failed-title", lang.t("demo-unknown-state"));
     };
     if let Some(error) = q.error {
-        let description = q.error_description.unwrap_or_default();
-        return failure(
-            &state,
-            format!("devicelink answered {error}: {description}"),
+        let error: String = error.chars().take(64).collect();
+        let description: String = q
+            .error_description
+            .unwrap_or_default()
+            .chars()
+            .take(300)
+            .collect();
+        tracing::warn!(%error, %description, "demo portal: devicelink did not sign the citizen in");
+        if error == "access_denied" {
+            return failure(
+                &state,
+                lang,
+                StatusCode::FORBIDDEN,
+                "demo-denied-title",
+                lang.t("demo-denied"),
+            );
+        }
+        return refused(
+            "demo-failed-title",
+            lang.t_args(
+                "demo-refused",
+                &[
+                    ("error", error.as_str().into()),
+                    ("description", description.as_str().into()),
+                ],
+            ),
         );
     }
     // RFC 9207: the answer must come from the issuer we sent the citizen to.
     if q.iss.as_deref() != Some(state.settings.issuer.as_str()) {
-        return failure(&state, "The answer names another issuer.".to_owned());
+        tracing::warn!("demo portal: the answer names another issuer");
+        return refused("demo-failed-title", lang.t("demo-other-issuer"));
     }
     let Some(code) = q.code else {
-        return failure(&state, "The answer carries no code.".to_owned());
+        return refused("demo-failed-title", lang.t("demo-no-code"));
     };
     match finish(&state, code, pending).await {
-        Ok(claims) => page(
-            actix_web::http::StatusCode::OK,
-            &Page {
-                title: "Signed in",
-                issuer: &state.settings.issuer,
-                error: None,
-                claims,
-            },
-        ),
-        Err(e) => failure(&state, e),
+        Ok((claims, id_token)) => {
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            if let Ok(mut sessions) = state.sessions.lock() {
+                if sessions.len() >= MAX_PENDING {
+                    sessions.clear();
+                }
+                sessions.insert(token.clone(), Session { id_token });
+            }
+            let mut res = page(
+                lang,
+                StatusCode::OK,
+                &Page {
+                    title: lang.t("demo-signed-in-title"),
+                    issuer: &state.settings.issuer,
+                    error: None,
+                    notice: None,
+                    claims,
+                    signed_in: true,
+                },
+            );
+            let cookie = actix_web::cookie::Cookie::build(SESSION_COOKIE, token)
+                .path("/")
+                .http_only(true)
+                .same_site(actix_web::cookie::SameSite::Lax)
+                .finish();
+            let _ = res.add_cookie(&cookie);
+            res
+        }
+        Err(e) => upstream_failure(&state, lang, &e),
     }
+}
+
+/// "Sign out": ends this portal's session, then devicelink's (RP-initiated logout with
+/// the ID token as hint), which returns to this portal's home.
+async fn logout(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
+    let lang = lang_of(&req);
+    let id_token = req.cookie(SESSION_COOKIE).and_then(|c| {
+        state
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|mut sessions| sessions.remove(c.value()))
+    });
+    let mut removal = actix_web::cookie::Cookie::build(SESSION_COOKIE, "")
+        .path("/")
+        .finish();
+    removal.make_removal();
+    let target = match (id_token, end_session_endpoint(&state).await) {
+        (Some(session), Ok(mut endpoint)) => {
+            endpoint
+                .query_pairs_mut()
+                .append_pair("id_token_hint", &session.id_token)
+                .append_pair(
+                    "post_logout_redirect_uri",
+                    state.settings.public_url.as_str(),
+                )
+                .append_pair("state", "signed_out")
+                .append_pair("ui_locales", lang.code());
+            endpoint.to_string()
+        }
+        (None, _) => state.settings.public_url.to_string(),
+        (Some(_), Err(e)) => {
+            tracing::error!(detail = %e, "demo portal: devicelink's logout endpoint is unknown");
+            format!("{}?state=signed_out", state.settings.public_url)
+        }
+    };
+    let mut res = HttpResponse::SeeOther()
+        .insert_header((LOCATION, target))
+        .finish();
+    let _ = res.add_cookie(&removal);
+    res
+}
+
+/// devicelink's `end_session_endpoint`, from its discovery document.
+async fn end_session_endpoint(state: &State) -> Result<Url, String> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        state.settings.issuer.trim_end_matches('/')
+    );
+    let doc: serde_json::Value = state
+        .http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    doc["end_session_endpoint"]
+        .as_str()
+        .ok_or_else(|| "no end_session_endpoint".to_owned())
+        .and_then(|s| Url::parse(s).map_err(|e| e.to_string()))
 }
 
 /// Redeems the code, checks the ID token (signature from the JWKS, issuer, audience,
@@ -287,7 +484,7 @@ async fn finish(
     state: &State,
     code: String,
     pending: Pending,
-) -> Result<Vec<(&'static str, String)>, String> {
+) -> Result<(Vec<(&'static str, String)>, String), String> {
     let rp = relying_party(state).await?;
     let tokens = rp
         .exchange_code(AuthorizationCode::new(code))
@@ -314,7 +511,7 @@ async fn finish(
         .request_async(&state.http)
         .await
         .map_err(|e| format!("the userinfo request failed: {e}"))?;
-    Ok(vec![
+    let claims = vec![
         ("sub", claims.subject().to_string()),
         (
             "acr",
@@ -357,5 +554,6 @@ async fn finish(
             "email (userinfo)",
             userinfo.email().map(|e| e.to_string()).unwrap_or_default(),
         ),
-    ])
+    ];
+    Ok((claims, id_token.to_string()))
 }
