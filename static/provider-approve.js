@@ -6,14 +6,11 @@
   if (!box) { return; }
   var request = box.getAttribute("data-request");
   var status = document.getElementById("approval-status");
-  var messages = {
-    shown: "Waiting for your phone…",
-    scanned: "Scanned. Approve on your phone with your secret code or biometrics.",
-    approved: "Approved. Continuing…",
-    refused: "Refused in the app. Returning to the portal…",
-    expired: "The code has expired. Returning to the portal…",
-    locked: "The app is locked. Returning to the portal…"
-  };
+  // The sentences come translated from the page (data-*), in the page's language.
+  var messages = {};
+  ["shown", "scanned", "approved", "refused", "expired", "locked"].forEach(function (state) {
+    messages[state] = box.getAttribute("data-" + state);
+  });
   var done = false;
   // Animated QR frames (anti-relay): the next frame every step while the code is shown.
   var code = box.getAttribute("data-code");

@@ -14,11 +14,13 @@ use serde_json::json;
 use super::approval_api;
 use super::approval_qr as qr;
 use super::flow::{error_redirect, finish_denied, issue_and_redirect, request_gone};
+use super::pages::WaitingPage;
 use super::rules;
 use super::service::Authenticated;
 use super::store::{self, RequestRow};
 use crate::http::{PageError, RequestContext};
 use crate::state::AppState;
+use crate::web::html;
 use crate::web::session::hash_token;
 
 /// What the QR code holds: this prefix and the single-use code.
@@ -232,12 +234,26 @@ async fn continue_sign_in(
             return issue_and_redirect(&state, row, auth, ctx).await;
         }
         Outcome::Shown | Outcome::Scanned => {
-            return Err(PageError::new(
-                StatusCode::CONFLICT,
-                "approval_pending",
-                crate::i18n::t("api-approval-pending-title"),
-                crate::i18n::t("api-approval-pending"),
-            ));
+            let scanned = outcome == Outcome::Scanned;
+            let client_name = state
+                .settings
+                .provider
+                .client(&row.client_id)
+                .map_or_else(|| row.client_id.clone(), |c| c.name.clone());
+            return html(
+                StatusCode::OK,
+                &WaitingPage {
+                    nav: None,
+                    client_name,
+                    request_id: query.request.clone(),
+                    state: if scanned { "scanned" } else { "shown" },
+                    status: crate::i18n::t(if scanned {
+                        "provider-app-scanned"
+                    } else {
+                        "provider-app-shown"
+                    }),
+                },
+            );
         }
         Outcome::Refused => (
             "access_denied",

@@ -52,8 +52,8 @@ pub struct ScannedApproval {
     pub approval_id: String,
     pub client_id: String,
     pub client_name: String,
-    /// What the portal will receive, e.g. `name`, `email`.
-    pub shares: Vec<&'static str>,
+    /// What the portal will receive, in the app's language, e.g. "Your name".
+    pub shares: Vec<String>,
     /// RFC 3339, UTC.
     #[schema(format = DateTime)]
     pub expires_at: Option<String>,

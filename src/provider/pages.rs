@@ -27,6 +27,19 @@ pub struct AppApprovalPage {
     pub step_ms: i64,
 }
 
+/// "I approved in the app — continue" while the app has not answered yet: where it
+/// stands, "Check again", and the way back to the portal.
+#[derive(Template)]
+#[template(path = "provider_waiting.html")]
+pub struct WaitingPage {
+    pub nav: Option<NavUser>,
+    pub client_name: String,
+    pub request_id: String,
+    /// `shown` (not scanned yet) or `scanned`.
+    pub state: &'static str,
+    pub status: String,
+}
+
 /// Where a phone camera lands when it opens an approval QR code's URL.
 #[derive(Template)]
 #[template(path = "approve_landing.html")]
@@ -41,19 +54,19 @@ pub struct ConsentPage {
     pub client_name: String,
     pub request_id: String,
     pub csrf_token: String,
-    pub items: Vec<&'static str>,
+    pub items: Vec<String>,
 }
 
-/// What each scope shares, in the citizen's words.
-pub fn scope_items(scope: &[String]) -> Vec<&'static str> {
-    let mut items = vec!["A stable identifier of your account"];
+/// What each scope shares, in the citizen's words and language.
+pub fn scope_items(scope: &[String]) -> Vec<String> {
+    let mut keys = vec!["provider-scope-sub"];
     for s in scope {
         match s.as_str() {
-            "profile" => items.push("Your name"),
-            "email" => items.push("Your email address"),
-            "offline_access" => items.push("Access while you are away (until you sign out)"),
+            "profile" => keys.push("provider-scope-profile"),
+            "email" => keys.push("provider-scope-email"),
+            "offline_access" => keys.push("provider-scope-offline"),
             _ => {}
         }
     }
-    items
+    keys.into_iter().map(crate::i18n::t).collect()
 }

@@ -1,0 +1,45 @@
+# devicelink als OpenID-Provider: die Seiten bei der Anmeldung an einem anderen Portal.
+
+provider-choose-title = Bei { $portal } anmelden
+provider-choose-intro = { $portal } bittet devicelink, Ihre Identität zu bestätigen. Wählen Sie, wie Sie sich anmelden.
+provider-sign-in-eaccess = Mit eAccess anmelden
+provider-sign-in-app = Mit Ihrer mobilen App anmelden
+provider-cancel-back = Abbrechen und zurück zu { $portal }
+
+provider-consent-title = Ihre Angaben mit { $portal } teilen?
+provider-consent-intro = { $portal } möchte Sie anmelden und Folgendes erhalten:
+provider-consent-allow = Erlauben und fortfahren
+provider-consent-deny = Nicht erlauben
+provider-consent-remember = Wir merken uns Ihre Antwort für { $portal }; jede Anmeldung sehen Sie in Ihrer Aktivitätsliste.
+provider-scope-sub = Eine dauerhafte Kennung Ihres Kontos
+provider-scope-profile = Ihr Name
+provider-scope-email = Ihre E-Mail-Adresse
+provider-scope-offline = Zugriff in Ihrer Abwesenheit (bis Sie sich abmelden)
+
+provider-app-title = Mit Ihrer mobilen App bei { $portal } anmelden
+provider-app-step-open = Öffnen Sie die App auf Ihrem verknüpften Telefon und wählen Sie „Bei einem Portal anmelden“.
+provider-app-step-scan = Scannen Sie diesen Code. Die App zeigt, dass { $portal } anfragt.
+provider-app-step-approve = Bestätigen Sie mit Ihrem Geheimcode oder biometrisch. Diese Seite geht dann von selbst weiter.
+provider-app-qr-alt = QR-Code zum Scannen mit der App
+provider-app-static-once = Der Code funktioniert einmal, { $minutes } Minuten lang.
+provider-app-animated = Der Code ändert sich alle paar Sekunden, damit nur ein Telefon vor diesem Bildschirm ihn nutzen kann. Er funktioniert einmal, { $minutes } Minuten lang.
+provider-app-noscript = Ohne JavaScript kann sich der Code nicht ändern:
+provider-app-noscript-static = einen gleichbleibenden Code zeigen
+provider-app-continue = Ich habe in der App bestätigt — weiter
+provider-app-cancel = Abbrechen
+provider-app-shown = Warten auf Ihr Telefon…
+provider-app-scanned = Gescannt. Bestätigen Sie auf Ihrem Telefon mit Ihrem Geheimcode oder biometrisch.
+provider-app-approved = Bestätigt. Es geht weiter…
+provider-app-refused = In der App abgelehnt. Zurück zum Portal…
+provider-app-expired = Der Code ist abgelaufen. Zurück zum Portal…
+provider-app-locked = Die App ist gesperrt. Zurück zum Portal…
+
+provider-landing-title = Öffnen Sie die MyPortal-App
+provider-landing-heading = Scannen Sie diesen Code mit der MyPortal-App
+provider-landing-body = Dieser QR-Code meldet Sie bei einem Portal an. Er funktioniert nur in der MyPortal-App: Öffnen Sie die App, wählen Sie „Bei einem Portal anmelden“ und scannen Sie den Code erneut.
+provider-landing-warning = Wenn Ihnen jemand diesen Code geschickt und Sie gebeten hat, ihn zu scannen: Tun Sie es nicht, sonst wäre diese Person als Sie angemeldet.
+
+# "I approved in the app — continue" before the app approved (no JavaScript).
+provider-waiting-next = Bestätigen Sie auf Ihrem verknüpften Telefon und prüfen Sie dann hier erneut. Oder gehen Sie ohne Anmeldung zurück zu { $portal }.
+provider-waiting-check-again = Erneut prüfen
+provider-waiting-show-code = Code erneut zeigen
