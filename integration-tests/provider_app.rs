@@ -33,6 +33,7 @@ provider_tests!(
     a_device_locked_after_approving_ends_with_access_denied_and_no_code,
     no_code_is_issued_for_a_device_locked_while_the_browser_continues,
     the_activity_page_lists_the_sign_in_to_the_portal,
+    continuing_before_the_app_answered_shows_the_wait_and_a_way_back,
 );
 
 /// `<name>::sqlite` and `<name>::postgres` for a test body taking the backend (tests
@@ -458,4 +459,58 @@ async fn exchange(
             ],
         )
         .await
+}
+
+/// "I approved in the app — continue" pressed too early (no JavaScript): not an error
+/// page but where the sign-in stands, "Check again", and the way back to the portal.
+async fn continuing_before_the_app_answered_shows_the_wait_and_a_way_back(app: TestApp) {
+    let mut device = app.linked_device("marie", CODE, false).await;
+    let (browser, request, scanned) = app_sign_in_page(&app).await;
+    let res = continue_in(&app, &browser, &request).await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("data-state=\"shown\""), "{page}");
+    assert!(page.contains("Waiting for your phone"), "{page}");
+    assert!(page.contains("id=\"check-again\""), "{page}");
+    assert!(page.contains("id=\"show-code-again\""), "{page}");
+    assert!(page.contains("id=\"cancel\""), "{page}");
+    // Scanned, not yet approved: the page says so; "Check again" once approved continues.
+    let asking = device.scan_approval(&scanned).await.unwrap();
+    let page = continue_in(&app, &browser, &request)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("data-state=\"scanned\""), "{page}");
+    assert!(!page.contains("id=\"show-code-again\""), "{page}");
+    device.unlock_with_secret_code(CODE).await.unwrap();
+    device
+        .approve_sign_in(asking["approval_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    let claims = id_token_after(&app, &browser, &request).await;
+    assert_eq!(claims["acr"], "urn:devicelink:acr:device");
+
+    // Giving up instead: the portal gets access_denied, in French for a French browser.
+    let (browser, request, _) = app_sign_in_page(&app).await;
+    let page = browser
+        .get(app.url(&format!("/oidc/authorize/app/continue?request={request}")))
+        .header("accept-language", "fr")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Vérifier à nouveau"), "{page}");
+    assert!(page.contains("En attente de votre téléphone"), "{page}");
+    let res = browser
+        .get(app.url(&format!("/oidc/authorize/cancel?request={request}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let back = location(&res);
+    assert!(back.as_str().starts_with(REDIRECT_URI), "{back}");
+    assert_eq!(query(&back, "error").as_deref(), Some("access_denied"));
 }
