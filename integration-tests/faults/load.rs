@@ -47,7 +47,12 @@ async fn show_qr_code(
     app: &TestApp,
     browser: &reqwest::Client,
 ) -> Option<(String, String, String)> {
-    let res = browser.get(app.url("/devices/link")).send().await.ok()?;
+    // Always a new code ("Generate a new QR code"), as each simulated citizen scans one.
+    let res = browser
+        .get(app.url("/devices/link?new=1"))
+        .send()
+        .await
+        .ok()?;
     if res.status() != 200 {
         return None;
     }

@@ -167,7 +167,15 @@ async fn qr_codes_are_limited_per_account_with_retry_after(backend: Backend) {
     for _ in 0..3 {
         shown.push(app.new_qr_code("").await);
     }
-    let res = app.get("/devices/link").await;
+    // Coming back to the page shows the live code again: no new code, not counted.
+    let again = app.get("/devices/link").await;
+    assert_eq!(again.status(), 200);
+    assert!(
+        again.text().await.unwrap().contains(&shown[2].0),
+        "the live code again"
+    );
+    // A fourth new code is refused.
+    let res = app.get("/devices/link?new=1").await;
     assert_eq!(res.status(), 429);
     retry_after_header(&res);
     let content_type = res.headers()["content-type"].to_str().unwrap().to_owned();
