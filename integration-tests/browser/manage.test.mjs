@@ -61,11 +61,11 @@ async function runDeviceClient(args) {
 }
 
 /**
- * Opens /devices/link (a fresh code on each visit) and saves the current QR frame as a PNG,
+ * Opens /devices/link?new=1 ("Generate a new QR code": a fresh code on each visit) and saves the current QR frame as a PNG,
  * fetched with the page's cookies from /devices/link/{id}/qr.png?c=<code>.
  */
 async function freshQrPng(page, path) {
-  const res = await page.goto(new URL('/devices/link', PORTAL).href);
+  const res = await page.goto(new URL('/devices/link?new=1', PORTAL).href);
   assert.equal(res?.status(), 200, `/devices/link answered HTTP ${res?.status()}`);
   const box = page.locator('#link-qr');
   await box.waitFor({ state: 'visible' });
