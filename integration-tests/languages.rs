@@ -188,18 +188,7 @@ async fn the_choice_is_kept_on_the_account_and_restored_at_the_next_sign_in(app:
         .unwrap();
     assert_eq!(forged.status(), 303);
     assert_eq!(app.count_rows("accounts WHERE language IS NOT NULL"), 0);
-    let res = app
-        .client
-        .post(app.url("/language"))
-        .form(&[
-            ("lang", "de"),
-            ("return_to", "/dashboard"),
-            ("csrf_token", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    choose_language(&app, "de", &csrf).await;
     assert_eq!(app.count_rows("accounts WHERE language = 'de'"), 1);
 
     // Another browser, which asks for English: the sign-in restores German.
@@ -307,18 +296,7 @@ async fn e_mails_speak_the_account_s_choice_else_the_language_of_the_request(app
 
     // The citizen chooses German: from now on the mails are German, whatever the app asks.
     let csrf = hidden_value(&app.dashboard().await, "csrf_token");
-    let res = app
-        .client
-        .post(app.url("/language"))
-        .form(&[
-            ("lang", "de"),
-            ("return_to", "/dashboard"),
-            ("csrf_token", csrf.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
+    choose_language(&app, "de", &csrf).await;
     device.set_header("accept-language", "en").unwrap();
     device.unlock_with_secret_code("482913").await.unwrap();
     device.unlink().await.unwrap();
@@ -330,4 +308,20 @@ async fn e_mails_speak_the_account_s_choice_else_the_language_of_the_request(app
     assert!(text.contains("Guten Tag Marie"), "{text}");
     assert!(text.contains("über die App auf dem Gerät"), "{text}");
     assert!(text.contains("(MEZ)") || text.contains("(MESZ)"), "{text}");
+}
+
+/// The header's switcher, signed in: `lang` for this browser and the account.
+async fn choose_language(app: &TestApp, lang: &str, csrf: &str) {
+    let res = app
+        .client
+        .post(app.url("/language"))
+        .form(&[
+            ("lang", lang),
+            ("return_to", "/dashboard"),
+            ("csrf_token", csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
 }
