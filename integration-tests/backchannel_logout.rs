@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, hidden_value};
+use crate::helpers::{Backend, TestApp};
 use crate::provider::{
     CLIENT_ID, app_sign_in_page, introspect, query, redeem, refresh, signed_in_code,
 };
@@ -221,18 +221,6 @@ async fn until_rows(app: &TestApp, condition: &str, n: i64) {
     panic!("{table}: {} rows, not {n}", app.count_rows(&table));
 }
 
-async fn sign_out(app: &TestApp) {
-    let page = app.dashboard().await;
-    let res = app
-        .client
-        .post(app.url("/auth/logout"))
-        .form(&[("csrf_token", hidden_value(&page, "csrf_token"))])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 303);
-}
-
 async fn signing_out_sends_the_portal_a_logout_token_that_verifies_against_the_jwks(
     app: TestApp,
     receiver: Receiver,
@@ -245,7 +233,7 @@ async fn signing_out_sends_the_portal_a_logout_token_that_verifies_against_the_j
     assert_eq!(app.count_rows("logout_outbox"), 0);
     assert!(receiver.received().is_empty());
 
-    sign_out(&app).await;
+    app.sign_out().await;
     let got = receiver.until(1).await;
     let claims = verified_logout_token(&app, &got[0]).await;
     assert_eq!(claims["aud"], CLIENT_ID);
@@ -274,7 +262,7 @@ async fn a_portal_that_answers_500_gets_the_token_again_and_it_is_delivered_once
     let code = signed_in_code(&app, &[]).await;
     let tokens: Value = redeem(&app, &code).await.json().await.unwrap();
     let sid = claims_of(tokens["id_token"].as_str().unwrap())["sid"].clone();
-    sign_out(&app).await;
+    app.sign_out().await;
     let first = receiver.until(1).await;
     // The 500 is recorded, and the token retried later.
     until_rows(&app, "status = 'pending' AND attempts = 1", 1).await;

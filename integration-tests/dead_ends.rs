@@ -31,20 +31,9 @@ async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest:
         .unwrap()
 }
 
-async fn sign_out(app: &TestApp) {
-    let csrf = hidden_value(&app.dashboard().await, "csrf_token");
-    let res = post_form(app, "/auth/logout", &[("csrf_token", &csrf)]).await;
-    assert_eq!(res.status(), 303);
-    let target = location(&res);
-    if target.origin() == app.mock_issuer.origin() {
-        let res = app.client.get(target).send().await.unwrap();
-        assert!(res.status().is_redirection());
-    }
-}
-
 async fn signing_out_says_so_once(app: TestApp) {
     app.sign_in_registered("marie", "luxtrust_mobile").await;
-    sign_out(&app).await;
+    app.sign_out().await;
     let home = app.get("/").await;
     assert_eq!(home.status(), 200);
     let body = home.text().await.unwrap();
@@ -59,7 +48,7 @@ async fn signing_out_says_so_once(app: TestApp) {
 async fn a_page_reached_signed_out_continues_there_after_signing_in(app: TestApp) {
     let device = app.linked_device("marie", CODE, false).await;
     let id = device.state.device_id.clone().unwrap();
-    sign_out(&app).await;
+    app.sign_out().await;
     // The e-mail's link, signed out: home, asking to sign in, the target kept.
     let target = format!("/devices?device={id}");
     let res = app.get(&target).await;
@@ -107,7 +96,7 @@ async fn a_page_reached_signed_out_continues_there_after_signing_in(app: TestApp
 
 async fn no_sign_in_continues_to_a_foreign_or_unknown_page(app: TestApp) {
     app.sign_in_registered("marie", "luxtrust_mobile").await;
-    sign_out(&app).await;
+    app.sign_out().await;
     for hostile in [
         "https://evil.example/",
         "//evil.example/devices",
@@ -133,7 +122,7 @@ async fn no_sign_in_continues_to_a_foreign_or_unknown_page(app: TestApp) {
         let res = app.client.get(callback).send().await.unwrap();
         assert_eq!(res.status(), 303, "{hostile}");
         assert_eq!(location_path(&res), "/dashboard", "{hostile}");
-        sign_out(&app).await;
+        app.sign_out().await;
     }
 }
 

@@ -325,6 +325,25 @@ impl TestApp {
         }
     }
 
+    /// Signs the browser out of the portal and, following its RP-initiated logout, of
+    /// eAccess (so that the next sign-in may be another person's).
+    pub async fn sign_out(&self) {
+        let page = self.dashboard().await;
+        let res = self
+            .client
+            .post(self.url("/auth/logout"))
+            .form(&[("csrf_token", hidden_value(&page, "csrf_token"))])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
+        let target = location(&res);
+        if target.origin() == self.mock_issuer.origin() {
+            let res = self.client.get(target).send().await.unwrap();
+            assert!(res.status().is_redirection());
+        }
+    }
+
     /// The dashboard's HTML.
     pub async fn dashboard(&self) -> String {
         let res = self.get("/dashboard").await;

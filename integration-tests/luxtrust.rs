@@ -7,7 +7,7 @@ use devicelink::mock_idp::{MockIdpSettings, script};
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp, http_client, location, spawn_app_with};
 
-const APP_REDIRECT: &str = "lu.myportal.app:/link-callback";
+pub(crate) const APP_REDIRECT: &str = "lu.myportal.app:/link-callback";
 
 backend_tests!(
     a_citizen_who_used_luxtrust_mobile_in_the_browser_links_with_it,
@@ -33,6 +33,18 @@ pub(crate) async fn authenticate(
         .start_luxtrust_link("Phone", chosen, APP_REDIRECT)
         .await
         .expect("the link starts");
+    through_eaccess(app, &link, chosen, identity, used).await
+}
+
+/// The system browser's part of a LuxTrust link (`link` as the server started it): to
+/// eAccess, the login there, and back to the app.
+pub(crate) async fn through_eaccess(
+    app: &TestApp,
+    link: &serde_json::Value,
+    chosen: &str,
+    identity: &str,
+    used: &str,
+) -> LuxtrustOutcome {
     let authorization_url: url::Url = link["authorization_url"].as_str().unwrap().parse().unwrap();
     assert!(
         authorization_url.as_str().starts_with(&app.address),

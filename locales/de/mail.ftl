@@ -26,5 +26,10 @@ mail-unlinked-if-not-you = Wenn Sie das nicht waren, prüfen Sie die mit Ihrem K
 
 mail-locked-subject = Ihr Mobilgerät wurde nach zu vielen falschen Geheimcodes gesperrt
 mail-locked-intro = Ihr Mobilgerät wurde gesperrt, nachdem zu viele falsche Geheimcodes eingegeben wurden. Ihr Konto ist sicher: Mit dem Gerät kann man sich erst wieder anmelden, wenn es entsperrt ist.
-mail-locked-how = Entsperren Sie es in Ihrem Browser: Melden Sie sich an, öffnen Sie Meine Geräte und wählen Sie „Dieses Gerät entsperren“. Wenn Sie den Geheimcode vergessen haben, entfernen Sie das Gerät dort und verknüpfen Sie es erneut.
+mail-locked-how = Entsperren Sie es in Ihrem Browser: Melden Sie sich an, öffnen Sie Meine Geräte und wählen Sie „Dieses Gerät entsperren“. Wenn Sie den Geheimcode vergessen haben, wählen Sie in der App „Code vergessen?“ und bestätigen Sie mit LuxTrust Mobile oder Scan: So legen Sie einen neuen Code fest, und das Gerät wird auch entsperrt.
 mail-locked-if-not-you = Wenn Sie nicht versucht haben, die App zu öffnen, hat vielleicht jemand anderes Ihr Telefon. Prüfen Sie Ihre Geräte und entfernen Sie es, falls nötig:
+mail-reset-subject = Der Geheimcode Ihres Mobilgeräts wurde geändert
+mail-reset-intro = Auf Ihrem Mobilgerät wurde nach einer Authentifizierung mit { $product } ein neuer Geheimcode festgelegt („Code vergessen?“ in der App). Das Gerät bleibt verknüpft; seine bisherigen Sitzungen wurden beendet.
+mail-label-reset = Geändert
+mail-reset-if-you = Wenn Sie das waren, müssen Sie nichts weiter tun. Öffnen Sie die App mit Ihrem neuen Code.
+mail-reset-if-not-you = Wenn Sie das nicht waren, entfernen Sie das Gerät jetzt und prüfen Sie Ihr Konto:

@@ -55,3 +55,19 @@ portal-espace-control = Der Name darf keine Steuerzeichen enthalten.
 portal-accept-terms = Um Ihr Konto anzulegen, akzeptieren Sie die Nutzungsbedingungen.
 portal-invalid-email = Geben Sie eine einzige E-Mail-Adresse ohne Namen oder spitze Klammern ein, zum Beispiel name@example.lu.
 portal-unknown-product = Unbekanntes Produkt
+
+# Die Hilfeseite (/help), verlinkt von der Verknüpfungsseite und der Fußzeile jeder Seite.
+help-title = Hilfe zu Ihren Geräten
+help-linking-heading = Was die Verknüpfung umfasst
+help-linking = Die Verknüpfung eines Telefons gilt für Ihr ganzes Konto: Jeder eSpace, privat und geschäftlich, öffnet sich in der App mit demselben Gerät. Sie können mehrere Geräte verknüpfen; jedes hat seinen eigenen Geheimcode.
+help-how = Um ein Telefon zu verknüpfen, melden Sie sich hier an, wählen Sie „Gerät verknüpfen“ und scannen Sie den Code mit der App. Oder, nur auf dem Telefon, wählen Sie in der App LuxTrust und authentifizieren Sie sich mit LuxTrust Mobile oder Scan, einem Produkt, mit dem Sie sich hier schon angemeldet haben. Wählen Sie dann einen 6-stelligen Geheimcode und, wenn Sie möchten, Biometrie.
+help-lost-heading = Telefon verloren oder gestohlen
+help-lost = Melden Sie sich hier an, öffnen Sie Meine Geräte, bestätigen Sie Ihre Identität bei eAccess, markieren Sie das Telefon und entfernen Sie es. Ab diesem Moment kann es Ihr Konto nicht mehr öffnen, auch nicht für jemanden, der seinen Geheimcode kennt.
+help-forgot-heading = Geheimcode vergessen
+help-forgot = Wählen Sie in der App „Code vergessen?“ und authentifizieren Sie sich mit LuxTrust Mobile oder Scan, einem Produkt, das Sie hier schon verwendet haben; wählen Sie dann einen neuen Code. Das Gerät bleibt verknüpft, mit seiner Biometrie. Sie können das Gerät auch unter Meine Geräte entfernen und erneut verknüpfen.
+help-locked-heading = Gesperrtes Gerät
+help-locked = Nach zu vielen falschen Geheimcodes wird das Gerät gesperrt. Wählen Sie unter Meine Geräte, nachdem Sie Ihre Identität bei eAccess bestätigt haben, „Dieses Gerät entsperren“. Ein neuer Code, den Sie mit „Code vergessen?“ in der App festlegen, entsperrt es ebenfalls.
+help-mail-heading = Eine E-Mail zu einem Gerät, das Sie nicht kennen
+help-mail = Wählen Sie in der E-Mail „Das war ich nicht“. Nach der Anmeldung landen Sie unter Meine Geräte mit diesem Gerät ausgewählt, bereit zum Entfernen.
+help-back = Zurück zur Startseite
+help-link = Hilfe

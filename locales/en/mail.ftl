@@ -28,5 +28,10 @@ mail-unlinked-if-not-you = If this was not you, check the devices linked to your
 mail-locked-subject = Your mobile device was locked after too many wrong secret codes
 mail-locked-intro = Your mobile device was locked after too many wrong secret codes were entered. Your account is safe: the device cannot be used to sign in until it is unlocked.
 # The same words as the app's refusal (api-device-locked) and the device list's hint.
-mail-locked-how = Unlock it in your browser: sign in, open My devices and choose “Unlock this device”. If you forgot the secret code, unlink the device there and link it again.
+mail-locked-how = Unlock it in your browser: sign in, open My devices and choose “Unlock this device”. If you forgot the secret code, choose “Forgot your code?” in the app and confirm with LuxTrust Mobile or Scan: that sets a new code and unlocks the device too.
 mail-locked-if-not-you = If you did not try to open the app, someone else may have your phone. Check your devices and unlink it if needed:
+mail-reset-subject = The secret code of your mobile device was changed
+mail-reset-intro = A new secret code was set on your mobile device after an authentication with { $product } (“Forgot your code?” in the app). The device stays linked; its earlier sessions were ended.
+mail-label-reset = Changed
+mail-reset-if-you = If you did this, there is nothing more to do. Open the app with your new code.
+mail-reset-if-not-you = If this was not you, unlink the device now and check your account:

@@ -55,3 +55,19 @@ portal-espace-control = The name must not contain control characters.
 portal-accept-terms = To create your account, accept the terms of use.
 portal-invalid-email = Enter one e-mail address without a name or brackets, for example name@example.lu.
 portal-unknown-product = Unknown product
+
+# The help page (/help), linked from the link page and every page's footer.
+help-title = Help with your devices
+help-linking-heading = What linking covers
+help-linking = Linking a phone covers your whole account: every eSpace, private and business, opens in the app with the same device. You can link several devices; each has its own secret code.
+help-how = To link a phone, sign in here, choose “Link a device” and scan the code with the app. Or, on the phone alone, choose LuxTrust in the app and authenticate with LuxTrust Mobile or Scan, a product you have already used to sign in here. Then choose a 6-digit secret code and, if you like, biometrics.
+help-lost-heading = Lost or stolen phone
+help-lost = Sign in here, open My devices, confirm your identity at eAccess, tick the phone and unlink it. From that moment it can no longer open your account, even for someone who knows its secret code.
+help-forgot-heading = Forgotten secret code
+help-forgot = In the app, choose “Forgot your code?” and authenticate with LuxTrust Mobile or Scan, a product you have already used here; then choose a new code. The device stays linked, with its biometrics. You can also unlink the device under My devices and link it again.
+help-locked-heading = Locked device
+help-locked = After too many wrong secret codes the device is locked. Under My devices, after confirming your identity at eAccess, choose “Unlock this device”. A new code set with “Forgot your code?” in the app unlocks it too.
+help-mail-heading = An e-mail about a device you do not know
+help-mail = Choose “This was not me” in the e-mail. After signing in you land on My devices with that device selected, ready to unlink.
+help-back = Back to the home page
+help-link = Help

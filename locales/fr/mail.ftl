@@ -26,5 +26,10 @@ mail-unlinked-if-not-you = Si ce n'était pas vous, vérifiez les appareils lié
 
 mail-locked-subject = Votre appareil mobile a été bloqué après trop de codes secrets erronés
 mail-locked-intro = Votre appareil mobile a été bloqué après la saisie de trop de codes secrets erronés. Votre compte est en sécurité : l'appareil ne peut plus servir à vous connecter tant qu'il n'est pas débloqué.
-mail-locked-how = Débloquez-le dans votre navigateur : connectez-vous, ouvrez Mes appareils et choisissez « Débloquer cet appareil ». Si vous avez oublié le code secret, déliez-y l'appareil et liez-le à nouveau.
+mail-locked-how = Débloquez-le dans votre navigateur : connectez-vous, ouvrez Mes appareils et choisissez « Débloquer cet appareil ». Si vous avez oublié le code secret, choisissez « Code oublié ? » dans l'application et confirmez avec LuxTrust Mobile ou Scan : cela définit un nouveau code et débloque aussi l'appareil.
 mail-locked-if-not-you = Si vous n'avez pas essayé d'ouvrir l'application, quelqu'un d'autre a peut-être votre téléphone. Vérifiez vos appareils et déliez-le si nécessaire :
+mail-reset-subject = Le code secret de votre appareil mobile a été changé
+mail-reset-intro = Un nouveau code secret a été défini sur votre appareil mobile après une authentification avec { $product } (« Code oublié ? » dans l'application). L'appareil reste lié ; ses sessions précédentes ont été fermées.
+mail-label-reset = Changé
+mail-reset-if-you = Si c'était vous, vous n'avez rien d'autre à faire. Ouvrez l'application avec votre nouveau code.
+mail-reset-if-not-you = Si ce n'était pas vous, déliez l'appareil maintenant et vérifiez votre compte :

@@ -55,3 +55,19 @@ portal-espace-control = Le nom ne doit pas contenir de caractères de contrôle.
 portal-accept-terms = Pour créer votre compte, acceptez les conditions d'utilisation.
 portal-invalid-email = Saisissez une seule adresse e-mail, sans nom ni chevrons, par exemple nom@example.lu.
 portal-unknown-product = Produit inconnu
+
+# La page d'aide (/help), liée depuis la page de liaison et le pied de chaque page.
+help-title = Aide pour vos appareils
+help-linking-heading = Ce que couvre la liaison
+help-linking = Lier un téléphone couvre tout votre compte : chaque eSpace, privé et professionnel, s'ouvre dans l'application avec le même appareil. Vous pouvez lier plusieurs appareils ; chacun a son propre code secret.
+help-how = Pour lier un téléphone, connectez-vous ici, choisissez « Lier un appareil » et scannez le code avec l'application. Ou, sur le téléphone seul, choisissez LuxTrust dans l'application et authentifiez-vous avec LuxTrust Mobile ou Scan, un produit que vous avez déjà utilisé pour vous connecter ici. Choisissez ensuite un code secret à 6 chiffres et, si vous le souhaitez, la biométrie.
+help-lost-heading = Téléphone perdu ou volé
+help-lost = Connectez-vous ici, ouvrez Mes appareils, confirmez votre identité chez eAccess, cochez le téléphone et déliez-le. Dès cet instant, il ne peut plus ouvrir votre compte, même pour quelqu'un qui connaît son code secret.
+help-forgot-heading = Code secret oublié
+help-forgot = Dans l'application, choisissez « Code oublié ? » et authentifiez-vous avec LuxTrust Mobile ou Scan, un produit que vous avez déjà utilisé ici ; choisissez ensuite un nouveau code. L'appareil reste lié, avec sa biométrie. Vous pouvez aussi délier l'appareil sous Mes appareils et le lier à nouveau.
+help-locked-heading = Appareil bloqué
+help-locked = Après trop de codes secrets erronés, l'appareil est bloqué. Sous Mes appareils, après avoir confirmé votre identité chez eAccess, choisissez « Débloquer cet appareil ». Un nouveau code choisi avec « Code oublié ? » dans l'application le débloque aussi.
+help-mail-heading = Un e-mail au sujet d'un appareil que vous ne connaissez pas
+help-mail = Choisissez « Ce n'était pas moi » dans l'e-mail. Après la connexion, vous arrivez sur Mes appareils avec cet appareil sélectionné, prêt à être délié.
+help-back = Retour à l'accueil
+help-link = Aide

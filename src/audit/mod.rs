@@ -25,6 +25,8 @@ pub enum EventKind {
     EmailChanged,
     DeviceLocked,
     SecretCodeChanged,
+    /// A new secret code set in the app after a LuxTrust authentication ("Forgot your code?").
+    SecretCodeReset,
     BiometricsEnabled,
     BiometricsDisabled,
     RefreshTokenReused,
@@ -56,6 +58,7 @@ impl EventKind {
             Self::EmailChanged => "email_changed",
             Self::DeviceLocked => "device_locked",
             Self::SecretCodeChanged => "secret_code_changed",
+            Self::SecretCodeReset => "secret_code_reset",
             Self::BiometricsEnabled => "biometrics_enabled",
             Self::BiometricsDisabled => "biometrics_disabled",
             Self::RefreshTokenReused => "refresh_token_reused",

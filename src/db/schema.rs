@@ -149,6 +149,7 @@ diesel::table! {
         result_hash -> Nullable<Text>,
         pending_account_id -> Nullable<Text>,
         refusal -> Nullable<Text>,
+        resets_device_id -> Nullable<Text>,
     }
 }
 

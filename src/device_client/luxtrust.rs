@@ -64,6 +64,30 @@ impl DeviceClient {
         Ok(link)
     }
 
+    /// "Forgot your code?": starts a LuxTrust link that sets a new secret code on this
+    /// (linked, possibly locked) device. The steps after it are those of LuxTrust linking.
+    pub async fn start_secret_code_reset(
+        &mut self,
+        product: &str,
+        app_redirect_uri: &str,
+    ) -> Result<Value, ClientError> {
+        let body = json!({
+            "product": product,
+            "app_redirect_uri": app_redirect_uri,
+            "device_key": self.key().public_jwk(),
+        });
+        let link = self
+            .call(
+                Method::POST,
+                "/api/v1/device/secret-code/reset",
+                Some(&body),
+                None,
+            )
+            .await?;
+        self.state.link_id = link["link_id"].as_str().map(str::to_owned);
+        Ok(link)
+    }
+
     /// Trades the result reference for the binding of the link to the account.
     pub async fn redeem_luxtrust_result(&mut self, result: &str) -> Result<Value, ClientError> {
         let path = self.link_path("/luxtrust")?;

@@ -31,6 +31,8 @@ pub enum Operation {
     DisableBiometrics,
     /// Unlink this device (it only removes a way in).
     UnlinkDevice,
+    /// "Forgot your code?": a new secret code without the current one.
+    ResetSecretCode,
 }
 
 /// What an operation requires.
@@ -46,6 +48,10 @@ pub enum Requirement {
     UnlockWithin(i64),
     /// Any valid token of the device.
     ValidToken,
+    /// No token can do it: a fresh LuxTrust authentication in the app, with every check
+    /// of LuxTrust linking, by the person the device is linked to, and the device key
+    /// (`linking::reset`). An unlock proves nothing here: the code is what was forgotten.
+    FreshLuxtrustAuthentication,
 }
 
 /// The windows the policy reads from the configuration.
@@ -78,6 +84,7 @@ pub fn requirement(operation: Operation, windows: Windows) -> Requirement {
             Requirement::UnlockWithin(windows.approval_secs)
         }
         Operation::DisableBiometrics | Operation::UnlinkDevice => Requirement::ValidToken,
+        Operation::ResetSecretCode => Requirement::FreshLuxtrustAuthentication,
     }
 }
 
@@ -133,6 +140,7 @@ pub fn check(
         }
         Requirement::UnlockWithin(window) => within(window),
         Requirement::CurrentSecretCode | Requirement::ValidToken => true,
+        Requirement::FreshLuxtrustAuthentication => false,
     };
     if is_met { Ok(()) } else { Err(UnlockRequired) }
 }
@@ -218,6 +226,23 @@ mod tests {
         };
         assert_eq!(
             check(Operation::AddPasskey, WINDOWS, future, at(1_000)),
+            Err(UnlockRequired)
+        );
+    }
+
+    #[test]
+    fn no_token_resets_a_forgotten_code() {
+        let pin = amr(&["hwk", "pin"]);
+        let fresh = Unlock {
+            amr: &pin,
+            auth_time: Some(1_000),
+        };
+        assert_eq!(
+            requirement(Operation::ResetSecretCode, WINDOWS),
+            Requirement::FreshLuxtrustAuthentication
+        );
+        assert_eq!(
+            check(Operation::ResetSecretCode, WINDOWS, fresh, at(1_000)),
             Err(UnlockRequired)
         );
     }

@@ -16,7 +16,7 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AdditionalProviderMetadata, AuthenticationContextClass, AuthorizationCode, ClientId,
-    ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
+    ClientSecret, CsrfToken, IssuerUrl, LanguageTag, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
     PkceCodeVerifier, ProviderMetadata, RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
@@ -237,6 +237,9 @@ impl Eaccess {
             }
             request = request.add_extra_param("product_hint", hint);
         }
+        // eAccess's pages speak the citizen's language: the one of the request in hand
+        // (the switcher's choice, `Accept-Language`, or a portal's `ui_locales`).
+        request = request.add_ui_locale(LanguageTag::new(crate::i18n::current().code().to_owned()));
         let (url, state, nonce) = request.url();
         Ok((
             url,

@@ -56,6 +56,17 @@ pub fn from_accept_language(header: &str) -> Option<Lang> {
     best.map(|(_, _, lang)| lang)
 }
 
+/// The first of our languages in an OpenID Connect `ui_locales` value (Core 3.1.2.1: BCP 47
+/// tags separated by spaces, most preferred first); `None` when it names none of them. Only
+/// the first ranges are read, as for `Accept-Language`.
+pub fn from_ui_locales(value: &str) -> Option<Lang> {
+    value
+        .split(' ')
+        .filter(|tag| !tag.is_empty())
+        .take(MAX_RANGES)
+        .find_map(|tag| Lang::from_code(tag.split(['-', '_']).next().unwrap_or("")))
+}
+
 /// A quality value `0`, `0.5`, `1.000` as thousandths; `None` for anything else.
 fn parse_quality(value: &str) -> Option<u16> {
     let value = value.trim();
@@ -101,6 +112,17 @@ mod tests {
         assert_eq!(from_accept_language("pt-PT, es"), None);
         assert_eq!(from_accept_language("*"), Some(Lang::Fr));
         assert_eq!(from_accept_language("en;q=0, de;q=0.1"), Some(Lang::De));
+    }
+
+    #[test]
+    fn ui_locales_in_preference_order() {
+        assert_eq!(from_ui_locales("de-LU fr"), Some(Lang::De));
+        assert_eq!(from_ui_locales("lb pt en-GB fr"), Some(Lang::En));
+        assert_eq!(from_ui_locales("  fr-LU"), Some(Lang::Fr));
+        assert_eq!(from_ui_locales("lb pt"), None);
+        assert_eq!(from_ui_locales(""), None);
+        let long = "xx ".repeat(10_000) + "de";
+        assert_eq!(from_ui_locales(&long), None, "only the first tags are read");
     }
 
     #[test]

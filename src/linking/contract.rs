@@ -11,6 +11,13 @@ api_errors!(CreateLinkErrors, Body::Json, {
     429 => ["rate_limited"],
 });
 
+api_errors!(ResetSecretCodeErrors, Body::Json, {
+    400 => ["invalid_request", "invalid_redirect_uri", "invalid_device_key"],
+    401 => ["invalid_dpop_proof"],
+    404 => ["device_not_linked"],
+    429 => ["rate_limited"],
+});
+
 api_errors!(GetLinkErrors, Body::None, {
     401 => ["invalid_dpop_proof"],
     404 => ["link_not_found"],
@@ -66,6 +73,7 @@ api_errors!(AddPasskeyErrors, Body::Json, {
 api_errors!(CompleteLinkErrors, Body::None, {
     401 => ["invalid_dpop_proof"],
     404 => ["link_not_found"],
+    404 => ["device_not_linked"],
     409 => ["invalid_link_state", "device_already_linked", "passkey_already_registered"],
     410 => ["link_expired"],
 });
@@ -82,5 +90,6 @@ api_errors!(CompleteLinkErrors, Body::None, {
     super::finish::passkey_options,
     super::finish::add_passkey,
     super::finish::complete_link,
+    super::reset::start_reset,
 ))]
 pub struct LinkingApi;

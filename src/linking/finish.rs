@@ -272,6 +272,7 @@ pub(super) async fn complete_link(
     let now = now();
     let link_id = link.id.clone();
     let manage = state.settings.server.public_url.clone();
+    let product = link.product.clone();
     let done = state
         .db
         .run(move |conn| {
@@ -280,7 +281,13 @@ pub(super) async fn complete_link(
                 &link_id,
                 &ctx,
                 now,
-                |conn, done| enqueue_linked_mail(conn, done, &manage, now),
+                |conn, done| {
+                    if done.reset {
+                        super::reset::enqueue_mail(conn, done, product.as_deref(), &manage, now)
+                    } else {
+                        enqueue_linked_mail(conn, done, &manage, now)
+                    }
+                },
             ))
         })
         .await??;
@@ -294,5 +301,6 @@ pub(super) async fn complete_link(
                 display_name: done.account.display_name(),
             },
             biometrics: done.has_passkey,
+            resets_secret_code: done.reset,
         }))
 }

@@ -50,6 +50,8 @@ pub enum Refusal {
     WrongProduct,
     AccountNotRegistered,
     ProductNeverUsed,
+    /// A secret-code reset, authenticated as another person than the device's.
+    WrongAccount,
     EaccessUnavailable,
 }
 
@@ -62,17 +64,19 @@ impl Refusal {
             Self::WrongProduct => "wrong_product",
             Self::AccountNotRegistered => "account_not_registered",
             Self::ProductNeverUsed => "product_never_used",
+            Self::WrongAccount => "wrong_account",
             Self::EaccessUnavailable => "eaccess_unavailable",
         }
     }
 
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Cancelled,
         Self::AuthenticationFailed,
         Self::AuthenticationTooOld,
         Self::WrongProduct,
         Self::AccountNotRegistered,
         Self::ProductNeverUsed,
+        Self::WrongAccount,
         Self::EaccessUnavailable,
     ];
 
@@ -91,6 +95,7 @@ impl Refusal {
             Self::WrongProduct => crate::i18n::t("api-luxtrust-wrong-product"),
             Self::AccountNotRegistered => crate::i18n::t("api-account-not-registered"),
             Self::ProductNeverUsed => crate::i18n::t("api-product-never-used"),
+            Self::WrongAccount => crate::i18n::t("api-luxtrust-wrong-account"),
             Self::EaccessUnavailable => crate::i18n::t("api-eaccess-unavailable"),
         }
     }
@@ -340,17 +345,22 @@ async fn decide(
         })?;
     let sub = identity.sub.clone();
     let product = identity.product();
-    let (account, used) = state
+    let resets = link.resets_device_id.clone();
+    let (account, used, own_device) = state
         .db
         .run(move |conn| {
             let Some(account) = accounts::store::find_account_by_sub(conn, &sub)? else {
-                return Ok((None, false));
+                return Ok((None, false, false));
             };
             let used = match &product {
                 Some(p) => accounts::store::has_used_product(conn, &account.id, p)?,
                 None => false,
             };
-            Ok((Some(account.id), used))
+            let own_device = match &resets {
+                Some(device_id) => super::reset::same_account(conn, device_id, &account.id)?,
+                None => true,
+            };
+            Ok((Some(account.id), used, own_device))
         })
         .await
         .map_err(|_| Refusal::EaccessUnavailable)?;
@@ -368,6 +378,10 @@ async fn decide(
         state.settings.linking.luxtrust_max_auth_age_secs,
         Utc::now().naive_utc(),
     )?;
+    // 5. A secret-code reset: the person the device is linked to, nobody else.
+    if !own_device {
+        return Err(Refusal::WrongAccount);
+    }
     account.ok_or(Refusal::AccountNotRegistered)
 }
 
@@ -490,6 +504,7 @@ mod tests {
             Refusal::WrongProduct,
             Refusal::AccountNotRegistered,
             Refusal::ProductNeverUsed,
+            Refusal::WrongAccount,
             Refusal::EaccessUnavailable,
         ] {
             assert_eq!(Refusal::from_code(r.code()), r);

@@ -10,6 +10,7 @@ pub mod pages;
 pub mod passkeys;
 pub mod qr;
 pub mod render;
+mod reset;
 pub mod routes;
 pub mod rules;
 pub mod service;

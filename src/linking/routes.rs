@@ -35,7 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(finish::set_secret_code)
         .service(finish::passkey_options)
         .service(finish::add_passkey)
-        .service(finish::complete_link);
+        .service(finish::complete_link)
+        .service(super::reset::start_reset);
 }
 
 pub(super) fn now() -> NaiveDateTime {
@@ -82,16 +83,8 @@ pub(super) async fn create_link(
     body: web::Json<CreateLink>,
     ctx: RequestContext,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = state.settings.linking.link_creations_per_minute_per_address;
-    let bucket = format!("link:ip:{}", ctx.ip.as_deref().unwrap_or("-"));
     let now = now();
-    if let Some(retry) = state
-        .db
-        .run(move |conn| rate_limit::hit(conn, &bucket, limit, 60, now))
-        .await?
-    {
-        return Err(rate_limit::too_many_requests(retry));
-    }
+    limit_link_creations(&state, &ctx, now).await?;
     let body = body.into_inner();
     let name = DeviceName::try_from(body.device_name.as_str())
         .map_err(|m| ApiError::bad_request("invalid_device_name", m))?;
@@ -99,45 +92,16 @@ pub(super) async fn create_link(
     let (method, product, app_redirect_uri) = match body.method.as_str() {
         "qr" => (LinkMethod::Qr, None, None),
         "luxtrust" => {
-            let (method, product) = match body.product.as_deref() {
-                Some("luxtrust_mobile") => {
-                    (LinkMethod::LuxtrustMobile, ProductKind::LuxtrustMobile)
-                }
-                Some("luxtrust_scan") => (LinkMethod::LuxtrustScan, ProductKind::LuxtrustScan),
-                _ => {
-                    return Err(invalid_request(crate::i18n::t("api-invalid-product")));
-                }
-            };
-            let registered: Vec<String> = state
-                .settings
-                .linking
-                .app_redirect_uris
-                .iter()
-                .map(|u| u.as_str().to_owned())
-                .chain(crate::app::callback_uri(&state.settings))
-                .collect();
-            let redirect = body
-                .app_redirect_uri
-                .as_deref()
-                .filter(|u| redirect_uri::is_registered(&registered, u))
-                .and_then(|u| url::Url::parse(u).ok())
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_redirect_uri",
-                        "app_redirect_uri is missing or not registered for this app.",
-                    )
-                })?;
+            let (method, product, redirect) = luxtrust_choice(
+                &state,
+                body.product.as_deref(),
+                body.app_redirect_uri.as_deref(),
+            )?;
             (method, Some(product), Some(redirect))
         }
         _ => return Err(invalid_request("method must be \"qr\" or \"luxtrust\".")),
     };
-    let key = PublicJwk::from_json_value(&body.device_key).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_device_key",
-            format!("device_key must be a public EC P-256 JWK: {e}"),
-        )
-    })?;
-    let jkt = key.jkt();
+    let jkt = device_key(&body.device_key)?.jkt();
     guard::verify_request(
         &state,
         &req,
@@ -167,6 +131,66 @@ pub(super) async fn create_link(
     Ok(HttpResponse::Created()
         .insert_header(("Cache-Control", "no-store"))
         .json(view))
+}
+
+/// At most `linking.link_creations_per_minute_per_address` new links (and secret-code
+/// resets) a minute from one address.
+pub(super) async fn limit_link_creations(
+    state: &AppState,
+    ctx: &RequestContext,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    let limit = state.settings.linking.link_creations_per_minute_per_address;
+    let bucket = format!("link:ip:{}", ctx.ip.as_deref().unwrap_or("-"));
+    match state
+        .db
+        .run(move |conn| rate_limit::hit(conn, &bucket, limit, 60, now))
+        .await?
+    {
+        Some(retry) => Err(rate_limit::too_many_requests(retry)),
+        None => Ok(()),
+    }
+}
+
+/// The LuxTrust product the app chose (Mobile or Scan only) and its registered redirect URI.
+pub(super) fn luxtrust_choice(
+    state: &AppState,
+    product: Option<&str>,
+    app_redirect_uri: Option<&str>,
+) -> Result<(LinkMethod, ProductKind, url::Url), ApiError> {
+    let (method, product) = match product {
+        Some("luxtrust_mobile") => (LinkMethod::LuxtrustMobile, ProductKind::LuxtrustMobile),
+        Some("luxtrust_scan") => (LinkMethod::LuxtrustScan, ProductKind::LuxtrustScan),
+        _ => return Err(invalid_request(crate::i18n::t("api-invalid-product"))),
+    };
+    let registered: Vec<String> = state
+        .settings
+        .linking
+        .app_redirect_uris
+        .iter()
+        .map(|u| u.as_str().to_owned())
+        .chain(crate::app::callback_uri(&state.settings))
+        .collect();
+    let redirect = app_redirect_uri
+        .filter(|u| redirect_uri::is_registered(&registered, u))
+        .and_then(|u| url::Url::parse(u).ok())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_redirect_uri",
+                "app_redirect_uri is missing or not registered for this app.",
+            )
+        })?;
+    Ok((method, product, redirect))
+}
+
+/// The key a request names in `device_key`, as a public EC P-256 JWK.
+pub(super) fn device_key(value: &Value) -> Result<PublicJwk, ApiError> {
+    PublicJwk::from_json_value(value).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_device_key",
+            format!("device_key must be a public EC P-256 JWK: {e}"),
+        )
+    })
 }
 
 /// Loads the link and checks the request's proof against the key that started it, so a

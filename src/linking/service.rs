@@ -40,6 +40,8 @@ pub enum LinkError {
     PasskeyAlreadyRegistered,
     #[error("invalid LuxTrust result")]
     InvalidResult,
+    #[error("device not linked")]
+    DeviceNotLinked,
 }
 
 impl From<diesel::result::Error> for LinkError {
@@ -88,6 +90,11 @@ impl From<LinkError> for ApiError {
                 crate::i18n::t("api-qr-code-already-used").into(),
             ),
             LinkError::InvalidResult => return super::luxtrust::invalid_result(),
+            LinkError::DeviceNotLinked => (
+                StatusCode::NOT_FOUND,
+                "device_not_linked",
+                crate::i18n::t("api-device-not-linked").into(),
+            ),
             LinkError::PasskeyAlreadyRegistered => (
                 StatusCode::CONFLICT,
                 "passkey_already_registered",
@@ -119,7 +126,19 @@ pub fn create_link(
     if device_store::find_live_device_by_jkt(conn, &new.jkt)?.is_some() {
         return Err(LinkError::DeviceAlreadyLinked);
     }
-    let row = LinkSessionRow {
+    let row = new_row(new, None, ttl_secs, now);
+    insert_started(conn, &row, None, ctx, now)?;
+    Ok(row)
+}
+
+/// A link session in state `created`; `resets` names the device of a secret-code reset.
+pub(super) fn new_row(
+    new: &NewLink,
+    resets: Option<&str>,
+    ttl_secs: i64,
+    now: NaiveDateTime,
+) -> LinkSessionRow {
+    LinkSessionRow {
         id: uuid::Uuid::new_v4().to_string(),
         device_jkt: new.jkt.clone(),
         device_name: new.name.as_str().to_owned(),
@@ -140,21 +159,42 @@ pub fn create_link(
         result_hash: None,
         pending_account_id: None,
         refusal: None,
+        resets_device_id: resets.map(str::to_owned),
+    }
+}
+
+/// Stores a new link session with its `link_started` event, in one transaction.
+pub(super) fn insert_started(
+    conn: &mut DbConnection,
+    row: &LinkSessionRow,
+    account_id: Option<&str>,
+    ctx: &RequestContext,
+    now: NaiveDateTime,
+) -> Result<(), LinkError> {
+    let purpose = if row.resets_device_id.is_some() {
+        "reset_secret_code"
+    } else {
+        "link"
     };
     conn.transaction(|conn| {
-        store::insert_link_session(conn, &row)?;
+        store::insert_link_session(conn, row)?;
         audit::store::insert_event(
             conn,
             &NewAuditEvent::new(
                 EventKind::LinkStarted,
-                None,
-                json!({"link_id": row.id, "method": row.method, "device_name": row.device_name}),
+                account_id,
+                json!({
+                    "link_id": row.id,
+                    "method": row.method,
+                    "device_name": row.device_name,
+                    "purpose": purpose,
+                }),
                 ctx,
                 now,
             ),
         )
     })?;
-    Ok(row)
+    Ok(())
 }
 
 /// The live link session `id`; an ended one is `Expired`.
@@ -255,6 +295,8 @@ pub struct Completed {
     pub device: DeviceRow,
     pub account: accounts::Account,
     pub has_passkey: bool,
+    /// A secret-code reset of a device already linked, not a new device.
+    pub reset: bool,
 }
 
 /// Makes the device active: device, verifier and passkey rows, the link marked
@@ -279,6 +321,11 @@ pub fn complete(
             .clone()
             .ok_or_else(|| LinkError::InvalidState(link.state.clone()))?;
         let account = accounts::store::find_account(conn, &account_id)?.ok_or(LinkError::NotFound)?;
+        if let Some(device_id) = link.resets_device_id.as_deref() {
+            let done = super::reset::apply(conn, &link, device_id, &verifier, account, ctx, now)?;
+            in_transaction(conn, &done)?;
+            return Ok(done);
+        }
         let device = DeviceRow {
             id: uuid::Uuid::new_v4().to_string(),
             account_id: account_id.clone(),
@@ -339,6 +386,7 @@ pub fn complete(
             device,
             account,
             has_passkey: passkey.is_some(),
+            reset: false,
         };
         in_transaction(conn, &done)?;
         Ok(done)

@@ -217,6 +217,8 @@ pub struct LinkSessionRow {
     pub result_hash: Option<String>,
     pub pending_account_id: Option<String>,
     pub refusal: Option<String>,
+    /// A "Forgot your code?" link: the linked device whose secret code it replaces.
+    pub resets_device_id: Option<String>,
 }
 
 pub fn insert_link_session(

@@ -40,6 +40,10 @@ pub struct LinkView {
     /// LuxTrust links: `luxtrust_mobile` or `luxtrust_scan`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
+    /// A link that sets a new secret code on a device already linked ("Forgot your
+    /// code?", `POST /api/v1/device/secret-code/reset`); absent otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resets_secret_code: bool,
     /// A refused LuxTrust link: why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refusal: Option<RefusalView>,
@@ -75,8 +79,12 @@ pub struct CompletedLink {
     pub state: &'static str,
     pub device_id: String,
     pub account: AccountView,
-    /// Whether a passkey was added (biometric unlock).
+    /// Whether the device has a passkey now (biometric unlock).
     pub biometrics: bool,
+    /// A secret-code reset ("Forgot your code?"): the device was already linked and keeps
+    /// its id; it has a new code, is unlocked, and its earlier tokens are revoked.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resets_secret_code: bool,
 }
 
 fn now() -> NaiveDateTime {
@@ -104,6 +112,7 @@ pub fn link_view(link: &LinkSessionRow, display_name: Option<String>) -> LinkVie
         account: display_name.map(|display_name| AccountView { display_name }),
         device_id: link.device_id.clone(),
         product: link.product.clone(),
+        resets_secret_code: link.resets_device_id.is_some(),
         refusal: link.refusal.as_deref().map(|code| {
             let refusal = Refusal::from_code(code);
             RefusalView {

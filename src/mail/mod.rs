@@ -53,6 +53,7 @@ pub enum MailKind {
     DeviceLinked,
     DeviceUnlinked,
     DeviceLocked,
+    SecretCodeReset,
 }
 
 impl MailKind {
@@ -61,6 +62,7 @@ impl MailKind {
             Self::DeviceLinked => "device_linked",
             Self::DeviceUnlinked => "device_unlinked",
             Self::DeviceLocked => "device_locked",
+            Self::SecretCodeReset => "secret_code_reset",
         }
     }
 }
@@ -109,11 +111,25 @@ pub struct DeviceLockedMail {
     pub manage_url: Url,
 }
 
+/// "The secret code of your mobile device was reset" (after a LuxTrust authentication in
+/// the app: "Forgot your code?").
+#[derive(Debug, Clone)]
+pub struct SecretCodeResetMail {
+    pub display_name: String,
+    pub device_name: String,
+    /// The LuxTrust product that vouched for the reset, e.g. "LuxTrust Mobile".
+    pub product_label: String,
+    /// UTC.
+    pub reset_at: NaiveDateTime,
+    pub manage_url: Url,
+}
+
 #[derive(Debug, Clone)]
 enum Content {
     Linked(DeviceLinkedMail),
     Unlinked(DeviceUnlinkedMail),
     Locked(DeviceLockedMail),
+    CodeReset(SecretCodeResetMail),
 }
 
 /// One message to one citizen in their language, built from a typed message and ready
@@ -151,11 +167,20 @@ impl Mail {
         }
     }
 
+    pub fn secret_code_reset(to: Address, lang: Lang, mail: SecretCodeResetMail) -> Self {
+        Self {
+            to,
+            lang,
+            content: Content::CodeReset(mail),
+        }
+    }
+
     pub fn kind(&self) -> MailKind {
         match self.content {
             Content::Linked(_) => MailKind::DeviceLinked,
             Content::Unlinked(_) => MailKind::DeviceUnlinked,
             Content::Locked(_) => MailKind::DeviceLocked,
+            Content::CodeReset(_) => MailKind::SecretCodeReset,
         }
     }
 
@@ -173,6 +198,7 @@ impl Mail {
             Content::Linked(m) => templates::device_linked(self.lang, m),
             Content::Unlinked(m) => templates::device_unlinked(self.lang, m),
             Content::Locked(m) => templates::device_locked(self.lang, m),
+            Content::CodeReset(m) => templates::secret_code_reset(self.lang, m),
         }
     }
 }

@@ -9,7 +9,9 @@ use chrono::NaiveDateTime;
 
 use crate::i18n::{self, Lang};
 
-use super::{DeviceLinkedMail, DeviceLockedMail, DeviceUnlinkedMail, UnlinkedBy};
+use super::{
+    DeviceLinkedMail, DeviceLockedMail, DeviceUnlinkedMail, SecretCodeResetMail, UnlinkedBy,
+};
 
 /// The subject and both bodies of a message, as stored in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,22 +61,42 @@ struct UnlinkedHtml<'a> {
     manage_url: &'a str,
 }
 
+/// A notice about one device (locked, secret code reset): its sentences come from the
+/// caller, so the two kinds share one layout.
 #[derive(Template)]
-#[template(path = "mail/device_locked.txt")]
-struct LockedText<'a> {
+#[template(path = "mail/device_notice.txt")]
+struct NoticeText<'a> {
     display_name: &'a str,
     device_name: &'a str,
     when: &'a str,
     manage_url: &'a str,
+    intro: &'a str,
+    label: &'a str,
+    how: &'a str,
+    if_not_you: &'a str,
 }
 
 #[derive(Template)]
-#[template(path = "mail/device_locked.html")]
-struct LockedHtml<'a> {
+#[template(path = "mail/device_notice.html")]
+struct NoticeHtml<'a> {
+    subject: &'a str,
     display_name: &'a str,
     device_name: &'a str,
     when: &'a str,
     manage_url: &'a str,
+    intro: &'a str,
+    label: &'a str,
+    how: &'a str,
+    if_not_you: &'a str,
+}
+
+/// The sentences of a device notice, in the current language.
+struct Notice {
+    subject: String,
+    intro: String,
+    label: String,
+    how: String,
+    if_not_you: String,
 }
 
 pub(super) fn device_linked(
@@ -156,24 +178,78 @@ pub(super) fn device_locked(
 }
 
 fn render_locked(mail: &DeviceLockedMail) -> Result<RenderedMail, askama::Error> {
-    let display_name = one_line(&mail.display_name);
-    let device_name = one_line(&mail.device_name);
-    let when = format_time(mail.locked_at);
-    let manage_url = mail.manage_url.to_string();
-    Ok(RenderedMail {
+    let notice = Notice {
         subject: i18n::t("mail-locked-subject"),
-        text_body: LockedText {
+        intro: i18n::t("mail-locked-intro"),
+        label: i18n::t("mail-label-locked"),
+        how: i18n::t("mail-locked-how"),
+        if_not_you: i18n::t("mail-locked-if-not-you"),
+    };
+    render_notice(
+        &notice,
+        &mail.display_name,
+        &mail.device_name,
+        mail.locked_at,
+        &mail.manage_url,
+    )
+}
+
+pub(super) fn secret_code_reset(
+    lang: Lang,
+    mail: &SecretCodeResetMail,
+) -> Result<RenderedMail, askama::Error> {
+    i18n::with_lang(lang, || {
+        let notice = Notice {
+            subject: i18n::t("mail-reset-subject"),
+            intro: i18n::t1("mail-reset-intro", "product", mail.product_label.as_str()),
+            label: i18n::t("mail-label-reset"),
+            how: i18n::t("mail-reset-if-you"),
+            if_not_you: i18n::t("mail-reset-if-not-you"),
+        };
+        render_notice(
+            &notice,
+            &mail.display_name,
+            &mail.device_name,
+            mail.reset_at,
+            &mail.manage_url,
+        )
+    })
+}
+
+fn render_notice(
+    notice: &Notice,
+    display_name: &str,
+    device_name: &str,
+    at: NaiveDateTime,
+    manage_url: &url::Url,
+) -> Result<RenderedMail, askama::Error> {
+    let display_name = one_line(display_name);
+    let device_name = one_line(device_name);
+    let when = format_time(at);
+    let manage_url = manage_url.to_string();
+    Ok(RenderedMail {
+        subject: notice.subject.clone(),
+        text_body: NoticeText {
             display_name: &display_name,
             device_name: &device_name,
             when: &when,
             manage_url: &manage_url,
+            intro: &notice.intro,
+            label: &notice.label,
+            how: &notice.how,
+            if_not_you: &notice.if_not_you,
         }
         .render()?,
-        html_body: LockedHtml {
+        html_body: NoticeHtml {
+            subject: &notice.subject,
             display_name: &display_name,
             device_name: &device_name,
             when: &when,
             manage_url: &manage_url,
+            intro: &notice.intro,
+            label: &notice.label,
+            how: &notice.how,
+            if_not_you: &notice.if_not_you,
         }
         .render()?,
     })

@@ -9,6 +9,7 @@ use url::Url;
 
 use super::products::{self, ProductKind};
 use super::settings::{MockClient, MockProduct};
+use crate::i18n::Lang;
 
 /// The raw parameters of an authorization request (query string or form body).
 #[derive(Clone, Debug, Default)]
@@ -69,6 +70,9 @@ pub struct AuthorizationRequest {
     pub allowed_products: Vec<ProductKind>,
     /// Identity to preselect on the login page.
     pub login_hint: Option<String>,
+    /// The first of our languages in `ui_locales` (OIDC Core 3.1.2.1): the pages of this
+    /// login speak it, whatever the browser's `Accept-Language`.
+    pub ui_lang: Option<Lang>,
 }
 
 /// Why an authorization request is refused.
@@ -287,6 +291,9 @@ pub fn parse_request(
         auth_time_requested,
         allowed_products,
         login_hint: params.get("login_hint").map(str::to_owned),
+        ui_lang: params
+            .get("ui_locales")
+            .and_then(crate::i18n::negotiate::from_ui_locales),
     })
 }
 

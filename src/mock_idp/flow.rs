@@ -50,8 +50,10 @@ pub enum Outcome {
     /// An HTML error page; never a redirect.
     ErrorPage {
         status: u16,
-        title: &'static str,
+        title: String,
         message: String,
+        /// Technical detail for the developers of the application (may be empty).
+        detail: String,
     },
     /// 303 See Other.
     Redirect {
@@ -65,21 +67,20 @@ impl Outcome {
         rendered.map_or_else(
             |error| {
                 tracing::error!(error = %error, "cannot render a mock IdP page");
-                Self::error_page(
-                    500,
-                    "Something went wrong",
-                    "The page could not be rendered.",
-                )
+                Self::error_page(500, "idp-error-title", "idp-error-render", "")
             },
             Self::Page,
         )
     }
 
-    fn error_page(status: u16, title: &'static str, message: impl Into<String>) -> Self {
+    /// An error page in the current language: the messages `title` and `message`, and a
+    /// technical `detail` (untranslated, for developers; may be empty).
+    fn error_page(status: u16, title: &str, message: &str, detail: &str) -> Self {
         Self::ErrorPage {
             status,
-            title,
-            message: message.into(),
+            title: crate::i18n::t(title),
+            message: crate::i18n::t(message),
+            detail: detail.to_owned(),
         }
     }
 
@@ -92,11 +93,7 @@ impl Outcome {
 }
 
 fn expired_request() -> Outcome {
-    Outcome::error_page(
-        400,
-        "Sign-in request expired",
-        "This sign-in request is unknown or has expired. Go back to the application and start again.",
-    )
+    Outcome::error_page(400, "idp-expired-title", "idp-expired", "")
 }
 
 fn seconds(value: u64) -> Duration {
@@ -187,7 +184,12 @@ pub fn begin(
         Ok(request) => request,
         Err(AuthorizeRejection::Untrusted(message)) => {
             tracing::info!(reason = %message, "authorization request refused without redirect");
-            return Outcome::error_page(400, "Invalid sign-in request", message);
+            return Outcome::error_page(
+                400,
+                "idp-invalid-request-title",
+                "idp-invalid-request",
+                &message,
+            );
         }
         Err(AuthorizeRejection::Redirect(error)) => return state.redirect_error(&error),
     };
@@ -249,14 +251,14 @@ pub fn choose(state: &IdpState, form: &LoginForm, now: DateTime<Utc>) -> Outcome
     match form.action.as_deref() {
         Some("cancel") => return cancel(state, request_id, now),
         Some("continue") => {}
-        _ => return again("Choose Continue or Cancel."),
+        _ => return again(&crate::i18n::t("idp-choose-continue")),
     }
     let Some(identity) = form
         .identity
         .as_deref()
         .and_then(|id| state.settings.identity(id))
     else {
-        return again("Choose who you are.");
+        return again(&crate::i18n::t("idp-choose-identity"));
     };
     // Fault switch: this identity's login always fails.
     if let Some(fault) = identity.fault {
@@ -267,28 +269,32 @@ pub fn choose(state: &IdpState, form: &LoginForm, now: DateTime<Utc>) -> Outcome
             "simulated eAccess failure (fault switch)",
         ));
     }
-    let owned_and_allowed: Vec<&str> = identity
+    let owned_and_allowed: Vec<String> = identity
         .products
         .iter()
         .filter(|product| request.allowed_products.contains(&product.kind))
         .map(|product| product.kind.label())
         .collect();
     if owned_and_allowed.is_empty() {
-        return again(&format!(
-            "{} has none of the products {} accepts. Choose another person or cancel.",
-            identity.name(),
-            client_name(state, request)
+        return again(&crate::i18n::t_args(
+            "idp-no-accepted-product",
+            &[
+                ("name", identity.name().into()),
+                ("client", client_name(state, request).into()),
+            ],
         ));
     }
     let Some(kind) = product_kind.filter(|kind| request.allowed_products.contains(kind)) else {
-        return again("Choose one of the products offered.");
+        return again(&crate::i18n::t("idp-choose-product"));
     };
     let Some(product) = identity.product(kind) else {
-        return again(&format!(
-            "{} has no {}. Choose one of: {}.",
-            identity.name(),
-            kind.label(),
-            owned_and_allowed.join(", ")
+        return again(&crate::i18n::t_args(
+            "idp-product-not-owned",
+            &[
+                ("name", identity.name().into()),
+                ("product", kind.label().into()),
+                ("products", owned_and_allowed.join(", ").into()),
+            ],
         ));
     };
     let step = ProductStep {
@@ -358,7 +364,9 @@ pub fn confirm(
     match form.action.as_deref() {
         Some("cancel") => return cancel(state, request_id, now),
         Some("approve") => {}
-        _ => return state.step_page(request_id, &step, "Choose Confirm or Cancel."),
+        _ => {
+            return state.step_page(request_id, &step, &crate::i18n::t("idp-choose-confirm"));
+        }
     }
     if let Some(problem) = step_problem(&step, form) {
         step.failed_attempts += 1;
@@ -373,7 +381,7 @@ pub fn confirm(
             };
         }
         state.store.update_pending_step(request_id, step.clone());
-        return state.step_page(request_id, &step, problem);
+        return state.step_page(request_id, &step, &crate::i18n::t(problem));
     }
     let Some(pending) = state.store.take_pending(request_id, now) else {
         return expired_request();
@@ -397,19 +405,19 @@ pub fn confirm(
     }
 }
 
-/// What is wrong with the product step input, if anything.
+/// What is wrong with the product step input, if anything (a message key).
 fn step_problem(step: &ProductStep, form: &ConfirmForm) -> Option<&'static str> {
     match (&step.code, step.product.kind) {
         (Some(expected), _) => {
             let given = form.otp.as_deref().unwrap_or_default().trim();
             (!bool::from(given.as_bytes().ct_eq(expected.as_bytes())))
-                .then_some("The code does not match. Type the code shown on your device.")
+                .then_some("idp-code-mismatch")
         }
         (None, ProductKind::EidCard) => {
             let pin = form.pin.as_deref().unwrap_or_default();
             let is_pin =
                 PIN_LENGTHS.contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit());
-            (!is_pin).then_some("The PIN must have 4 to 8 digits.")
+            (!is_pin).then_some("idp-pin-digits")
         }
         (None, _) => None,
     }
@@ -422,11 +430,20 @@ pub struct LogoutParams {
     pub client_id: Option<String>,
     pub post_logout_redirect_uri: Option<String>,
     pub state: Option<String>,
+    /// The languages of the signed-out page (RP-Initiated Logout 1.0 §2).
+    pub ui_locales: Option<String>,
 }
 
 /// `GET|POST /logout`: end the SSO session, then return to the client if it asked to.
 pub fn logout(state: &IdpState, params: &LogoutParams, cookie: Option<&str>) -> Outcome {
-    let refuse = |message: &str| Outcome::error_page(400, "Invalid sign-out request", message);
+    let refuse = |detail: &str| {
+        Outcome::error_page(
+            400,
+            "idp-invalid-logout-title",
+            "idp-invalid-logout",
+            detail,
+        )
+    };
     let hinted_client = match params
         .id_token_hint
         .as_deref()
@@ -492,18 +509,12 @@ pub fn logout(state: &IdpState, params: &LogoutParams, cookie: Option<&str>) -> 
                 session: SessionChange::End,
             }
         }
-        None => match pages::message(
+        None => Outcome::page(pages::message(
             &state.base_path,
-            "Signed out",
-            "You are signed out of eAccess.",
-        ) {
-            Ok(html) => Outcome::Page(html),
-            Err(_) => Outcome::error_page(
-                500,
-                "Something went wrong",
-                "The page could not be rendered.",
-            ),
-        },
+            &crate::i18n::t("idp-signed-out-title"),
+            &crate::i18n::t("idp-signed-out"),
+            "",
+        )),
     }
 }
 

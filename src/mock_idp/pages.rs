@@ -17,7 +17,7 @@ pub struct IdentityOption {
 
 pub struct ProductOption {
     pub kind: &'static str,
-    pub label: &'static str,
+    pub label: String,
     pub checked: bool,
 }
 
@@ -40,9 +40,7 @@ struct StepPage<'a> {
     base_path: &'a str,
     error: &'a str,
     request_id: &'a str,
-    identity_name: &'a str,
-    product_label: &'a str,
-    serial: &'a str,
+    intro: String,
     kind: &'a str,
     code: &'a str,
 }
@@ -54,6 +52,7 @@ struct MessagePage<'a> {
     base_path: &'a str,
     error: &'a str,
     message: &'a str,
+    detail: &'a str,
 }
 
 /// What the login page shows.
@@ -80,7 +79,7 @@ pub fn login(view: &LoginView<'_>) -> Result<String, askama::Error> {
             id: identity.id.clone(),
             name: identity.name(),
             products: if identity.products.is_empty() {
-                "no product".to_owned()
+                crate::i18n::t("idp-no-product")
             } else {
                 identity
                     .products
@@ -106,7 +105,7 @@ pub fn login(view: &LoginView<'_>) -> Result<String, askama::Error> {
         })
         .collect();
     LoginPage {
-        title: "Sign in",
+        title: &crate::i18n::t("idp-login-title"),
         base_path: view.base_path,
         error: view.error,
         client_name: view.client_name,
@@ -125,26 +124,40 @@ pub fn step(
     code: Option<&str>,
     error: &str,
 ) -> Result<String, askama::Error> {
+    let label = product.kind.label();
     StepPage {
-        title: product.kind.label(),
+        title: &label,
         base_path,
         error,
         request_id,
-        identity_name: &identity.name(),
-        product_label: product.kind.label(),
-        serial: &product.serial,
+        intro: crate::i18n::t_args(
+            "idp-signing-in-as",
+            &[
+                ("name", identity.name().into()),
+                ("product", label.as_str().into()),
+                ("serial", product.serial.as_str().into()),
+            ],
+        ),
         kind: product.kind.as_str(),
         code: code.unwrap_or_default(),
     }
     .render()
 }
 
-pub fn message(base_path: &str, title: &str, message: &str) -> Result<String, askama::Error> {
+/// A page with one sentence for the citizen and, when not empty, a technical `detail` for
+/// the developers of the application that sent them.
+pub fn message(
+    base_path: &str,
+    title: &str,
+    message: &str,
+    detail: &str,
+) -> Result<String, askama::Error> {
     MessagePage {
         title,
         base_path,
         error: "",
         message,
+        detail,
     }
     .render()
 }

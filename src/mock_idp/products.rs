@@ -58,14 +58,15 @@ impl ProductKind {
         Self::ALL.into_iter().find(|kind| kind.as_str() == value)
     }
 
-    /// What the login page calls it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::LuxtrustMobile => "LuxTrust Mobile",
-            Self::LuxtrustScan => "LuxTrust Scan",
-            Self::LuxtrustToken => "LuxTrust Token",
-            Self::EidCard => "Identity card (eID)",
-        }
+    /// What the login page calls it, in the current language (the brand names stay; the
+    /// identity card has the one name devicelink's pages use too).
+    pub fn label(self) -> String {
+        crate::i18n::t(match self {
+            Self::LuxtrustMobile => "product-luxtrust-mobile",
+            Self::LuxtrustScan => "product-luxtrust-scan",
+            Self::LuxtrustToken => "product-luxtrust-token",
+            Self::EidCard => "product-eid-card",
+        })
     }
 
     pub fn loa(self) -> Loa {

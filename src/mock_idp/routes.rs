@@ -11,6 +11,7 @@ use super::pages;
 use super::products;
 use super::token::{self, OAuthError, TokenParams};
 use super::userinfo;
+use crate::i18n::{self, Lang};
 
 /// Name of the mock's single sign-on cookie.
 pub const SESSION_COOKIE: &str = "mock_eaccess_session";
@@ -73,6 +74,7 @@ async fn get_discovery(state: web::Data<IdpState>) -> HttpResponse {
         "acr_values_supported": products::acr_values_supported(),
         "claims_supported": claims,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "ui_locales_supported": ["fr", "de", "en"],
         "claims_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
@@ -96,12 +98,40 @@ async fn get_stylesheet() -> HttpResponse {
         .body(pages::STYLESHEET)
 }
 
+/// The language of a page: the client's `ui_locales`, else the browser's `Accept-Language`,
+/// else French. (The `lang` cookie is devicelink's: a real eAccess on its own domain never
+/// sees it, so the mock does not read it either.)
+fn page_lang(req: &HttpRequest, ui_lang: Option<Lang>) -> Lang {
+    ui_lang.unwrap_or_else(|| i18n::negotiate(None, header_str(req, header::ACCEPT_LANGUAGE)))
+}
+
+/// The `ui_locales` of a pending login, which every page of that login speaks.
+fn pending_lang(state: &IdpState, request_id: Option<&str>) -> Option<Lang> {
+    state
+        .store
+        .find_pending(request_id?, Utc::now())
+        .and_then(|pending| pending.request.ui_lang)
+}
+
+/// Runs a flow step and renders its outcome in `lang`.
+fn in_lang(state: &IdpState, lang: Lang, step: impl FnOnce() -> Outcome) -> HttpResponse {
+    let mut response = i18n::with_lang(lang, || respond(state, step()));
+    response.headers_mut().insert(
+        header::CONTENT_LANGUAGE,
+        header::HeaderValue::from_static(lang.code()),
+    );
+    response.headers_mut().append(
+        header::VARY,
+        header::HeaderValue::from_static("Accept-Language"),
+    );
+    response
+}
+
 async fn get_authorize(req: HttpRequest, state: web::Data<IdpState>) -> HttpResponse {
     let params = AuthorizeParams::from_pairs(
         url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned(),
     );
-    let outcome = flow::begin(&state, &params, session_cookie(&req).as_deref(), Utc::now());
-    respond(&state, outcome)
+    begin(&req, &state, &params)
 }
 
 async fn post_authorize(
@@ -110,12 +140,25 @@ async fn post_authorize(
     body: web::Bytes,
 ) -> HttpResponse {
     let params = AuthorizeParams::from_pairs(url::form_urlencoded::parse(&body).into_owned());
-    let outcome = flow::begin(&state, &params, session_cookie(&req).as_deref(), Utc::now());
-    respond(&state, outcome)
+    begin(&req, &state, &params)
 }
 
-async fn post_login(state: web::Data<IdpState>, form: web::Form<LoginForm>) -> HttpResponse {
-    respond(&state, flow::choose(&state, &form, Utc::now()))
+fn begin(req: &HttpRequest, state: &IdpState, params: &AuthorizeParams) -> HttpResponse {
+    let ui_lang = params
+        .get("ui_locales")
+        .and_then(i18n::negotiate::from_ui_locales);
+    in_lang(state, page_lang(req, ui_lang), || {
+        flow::begin(state, params, session_cookie(req).as_deref(), Utc::now())
+    })
+}
+
+async fn post_login(
+    req: HttpRequest,
+    state: web::Data<IdpState>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    let lang = page_lang(&req, pending_lang(&state, form.request_id.as_deref()));
+    in_lang(&state, lang, || flow::choose(&state, &form, Utc::now()))
 }
 
 async fn post_confirm(
@@ -123,8 +166,10 @@ async fn post_confirm(
     state: web::Data<IdpState>,
     form: web::Form<ConfirmForm>,
 ) -> HttpResponse {
-    let outcome = flow::confirm(&state, &form, session_cookie(&req).as_deref(), Utc::now());
-    respond(&state, outcome)
+    let lang = page_lang(&req, pending_lang(&state, form.request_id.as_deref()));
+    in_lang(&state, lang, || {
+        flow::confirm(&state, &form, session_cookie(&req).as_deref(), Utc::now())
+    })
 }
 
 async fn get_logout(
@@ -132,10 +177,7 @@ async fn get_logout(
     state: web::Data<IdpState>,
     params: web::Query<LogoutParams>,
 ) -> HttpResponse {
-    respond(
-        &state,
-        flow::logout(&state, &params, session_cookie(&req).as_deref()),
-    )
+    logout(&req, &state, &params)
 }
 
 async fn post_logout(
@@ -143,10 +185,17 @@ async fn post_logout(
     state: web::Data<IdpState>,
     params: web::Form<LogoutParams>,
 ) -> HttpResponse {
-    respond(
-        &state,
-        flow::logout(&state, &params, session_cookie(&req).as_deref()),
-    )
+    logout(&req, &state, &params)
+}
+
+fn logout(req: &HttpRequest, state: &IdpState, params: &LogoutParams) -> HttpResponse {
+    let ui_lang = params
+        .ui_locales
+        .as_deref()
+        .and_then(i18n::negotiate::from_ui_locales);
+    in_lang(state, page_lang(req, ui_lang), || {
+        flow::logout(state, params, session_cookie(req).as_deref())
+    })
 }
 
 async fn post_token(
@@ -258,9 +307,10 @@ fn respond(state: &IdpState, outcome: Outcome) -> HttpResponse {
             status: code,
             title,
             message,
+            detail,
         } => {
-            let html = pages::message(&state.base_path, title, &message)
-                .unwrap_or_else(|_| title.to_owned());
+            let html = pages::message(&state.base_path, &title, &message, &detail)
+                .unwrap_or_else(|_| title.clone());
             HttpResponse::build(status(code))
                 .content_type(ContentType::html())
                 .insert_header((header::CACHE_CONTROL, "no-store"))

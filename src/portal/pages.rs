@@ -14,6 +14,13 @@ pub struct HomePage {
     pub sign_in_url: String,
 }
 
+/// The help page: what linking covers, and the way out of each problem with a phone.
+#[derive(Template)]
+#[template(path = "help.html")]
+pub struct HelpPage {
+    pub nav: Option<NavUser>,
+}
+
 #[derive(Template)]
 #[template(path = "register.html")]
 pub struct RegisterPage {

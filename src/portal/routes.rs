@@ -19,11 +19,12 @@ use crate::web::session::{self, SessionData};
 use crate::web::store::{self, BrowserSession};
 use crate::web::{current_session, form_session, format_time, html, now, see_other};
 
-use super::pages::{DashboardPage, EspaceRow, HomePage, ProductRow};
+use super::pages::{DashboardPage, EspaceRow, HelpPage, HomePage, ProductRow};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(super::email::correct_email)
         .service(home)
+        .service(help)
         .service(start_sign_in)
         .service(super::callback::eaccess_callback)
         .service(super::register::registration_page)
@@ -99,6 +100,13 @@ pub(super) async fn home(
             .map_err(PageError::internal)?;
     }
     Ok(response)
+}
+
+/// `GET /help`: for everyone, signed in or not (then with the account's menu).
+#[route("/help", method = "GET", method = "HEAD")]
+async fn help(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, PageError> {
+    let nav = crate::web::nav::signed_in_nav(&state, &req).await?;
+    html(StatusCode::OK, &HelpPage { nav })
 }
 
 /// Starts a sign-in: a pre-authentication session binds the `state`, so a callback

@@ -3,7 +3,7 @@
 //! consent.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::Duration;
 use serde_json::json;
 
@@ -53,8 +53,8 @@ pub(super) async fn authorize(
 ) -> Result<HttpResponse, PageError> {
     let map = parse_params(&raw).map_err(|_| {
         client_page_error(
-            "This sign-in request is not valid",
-            "The portal sent a request with a repeated parameter. Go back to the portal and try again.",
+            "provider-error-invalid-request-title",
+            "provider-error-repeated-parameter",
         )
     })?;
     let mut params: AuthorizeParams =
@@ -65,8 +65,8 @@ pub(super) async fn authorize(
         .and_then(|id| state.settings.provider.client(id))
         .ok_or_else(|| {
             client_page_error(
-                "Unknown portal",
-                "The portal that sent you here is not registered with devicelink. Nothing was shared.",
+                "provider-error-unknown-portal-title",
+                "provider-error-unknown-portal",
             )
         })?
         .clone();
@@ -84,18 +84,49 @@ pub(super) async fn authorize(
         let now = now();
         let stored = state
             .db
-            .run(move |conn| {
-                super::par::take_pushed_request(conn, &request_uri, &client_id, now)
-            })
+            .run(move |conn| super::par::take_pushed_request(conn, &request_uri, &client_id, now))
             .await?
             .ok_or_else(|| {
-                client_page_error(
-                    "This sign-in request has expired",
-                    "The portal's sign-in request was already used or is too old. Go back to the portal and start again.",
-                )
+                client_page_error("provider-error-expired-title", "provider-error-expired")
             })?;
         params = serde_json::from_value(json!(stored)).map_err(PageError::internal)?;
     }
+    // `ui_locales` (OIDC Core 3.1.2.1): the portal's language holds for this sign-in. The
+    // page in hand speaks it at once, and a `lang` cookie for this browser session carries it
+    // through the rest (eAccess, the app approval, consent). Otherwise the citizen's own.
+    match params
+        .ui_locales
+        .as_deref()
+        .and_then(crate::i18n::negotiate::from_ui_locales)
+    {
+        Some(lang) if lang != crate::i18n::current() => {
+            let secure = state.settings.server.public_url.scheme() == "https";
+            let outcome =
+                crate::i18n::scope(lang, resolved(state, req, params, client, pushed, ctx)).await;
+            let mut response =
+                outcome.unwrap_or_else(|e| crate::i18n::with_lang(lang, || e.error_response()));
+            response.headers_mut().insert(
+                actix_web::http::header::CONTENT_LANGUAGE,
+                actix_web::http::header::HeaderValue::from_static(lang.code()),
+            );
+            response
+                .add_cookie(&crate::web::language::session_lang_cookie(lang, secure))
+                .map_err(PageError::internal)?;
+            Ok(response)
+        }
+        _ => resolved(state, req, params, client, pushed, ctx).await,
+    }
+}
+
+/// `authorize` once the parameters are known (pushed ones resolved) and the client too.
+async fn resolved(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    params: AuthorizeParams,
+    client: ClientSettings,
+    pushed: bool,
+    ctx: RequestContext,
+) -> Result<HttpResponse, PageError> {
     // An unregistered redirect URI is never redirected to (RFC 6749 section 4.1.2.1).
     if !params
         .redirect_uri
@@ -103,8 +134,8 @@ pub(super) async fn authorize(
         .is_some_and(|uri| is_registered(&client.redirect_uris, uri))
     {
         return Err(client_page_error(
-            "This sign-in request is not valid",
-            "The portal asked to send you back to an address it has not registered. Nothing was shared.",
+            "provider-error-invalid-request-title",
+            "provider-error-unregistered-redirect",
         ));
     }
     let now = now();

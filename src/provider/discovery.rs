@@ -53,6 +53,7 @@ pub(super) async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             ],
             "acr_values_supported": rules::supported_acr_values(),
             "prompt_values_supported": ["none", "login", "consent"],
+            "ui_locales_supported": ["fr", "de", "en"],
             "claims_parameter_supported": true,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,

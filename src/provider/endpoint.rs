@@ -80,12 +80,14 @@ pub(super) fn no_store(mut response: HttpResponse) -> HttpResponse {
     response
 }
 
+/// The page for a request the portal got wrong: the messages `title` and `message`, in the
+/// citizen's language.
 pub(super) fn client_page_error(title: &'static str, message: &'static str) -> PageError {
     PageError::new(
         StatusCode::BAD_REQUEST,
         "invalid_client_request",
-        title,
-        message,
+        crate::i18n::t(title),
+        crate::i18n::t(message),
     )
 }
 

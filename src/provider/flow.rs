@@ -117,8 +117,8 @@ pub(super) fn request_gone() -> PageError {
     PageError::new(
         StatusCode::BAD_REQUEST,
         "invalid_request_state",
-        "This sign-in is no longer valid",
-        "This sign-in has expired or was already completed. Go back to the portal and start again.",
+        crate::i18n::t("provider-gone-title"),
+        crate::i18n::t("provider-gone"),
     )
 }
 

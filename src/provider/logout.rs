@@ -42,8 +42,8 @@ pub(super) async fn logout(
 ) -> Result<HttpResponse, PageError> {
     let params = parse_params(&raw).map_err(|_| {
         client_page_error(
-            "This sign-out request is not valid",
-            "The portal sent a request with a repeated parameter.",
+            "provider-error-logout-title",
+            "provider-error-logout-repeated",
         )
     })?;
     let iss = issuer(&state);
@@ -59,8 +59,8 @@ pub(super) async fn logout(
                 .filter(|c| c.get("iss").and_then(Value::as_str) == Some(iss.as_str()));
             Some(claims.ok_or_else(|| {
                 client_page_error(
-                    "This sign-out request is not valid",
-                    "The portal sent a sign-out request devicelink cannot verify. You are still signed in.",
+                    "provider-error-logout-title",
+                    "provider-error-logout-unverified",
                 )
             })?)
         }
@@ -71,8 +71,8 @@ pub(super) async fn logout(
     let client_id = match (params.get("client_id"), hinted_client) {
         (Some(a), Some(b)) if *a != b => {
             return Err(client_page_error(
-                "This sign-out request is not valid",
-                "The portal named another client than the one of its ID token.",
+                "provider-error-logout-title",
+                "provider-error-logout-client-mismatch",
             ));
         }
         (Some(a), _) => Some(a.clone()),
@@ -87,8 +87,8 @@ pub(super) async fn logout(
                 .filter(|c| is_registered(&c.post_logout_redirect_uris, uri))
                 .ok_or_else(|| {
                     client_page_error(
-                        "This sign-out request is not valid",
-                        "The portal asked to send you back to an address it has not registered.",
+                        "provider-error-logout-title",
+                        "provider-error-logout-unregistered",
                     )
                 })?;
             let _ = client;

@@ -102,6 +102,14 @@ pub fn lang_cookie(lang: Lang, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
+/// The `lang` cookie for this browser session only: a portal's `ui_locales` holds for the
+/// sign-in it asked for, not for a year.
+pub fn session_lang_cookie(lang: Lang, secure: bool) -> Cookie<'static> {
+    let mut cookie = lang_cookie(lang, secure);
+    cookie.set_max_age(None);
+    cookie
+}
+
 #[derive(Deserialize)]
 struct SwitchForm {
     lang: String,

@@ -1,0 +1,1 @@
+ALTER TABLE link_sessions DROP COLUMN resets_device_id;
