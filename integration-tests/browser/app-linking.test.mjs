@@ -1,6 +1,7 @@
 // Real-browser tests of the phone web app (/app/, docs/app.md), part 2: the other ways through
 // linking. QR code with "Skip this step" after a weak code refused on the same scan; the same QR
-// code scanned by a second phone (qr_code_already_used); five wrong codes lock the device; the
+// code scanned by a second phone (qr_code_already_used); five wrong codes lock the device, and
+// "Forgot your code?" with LuxTrust Mobile sets a new code that opens it again; the
 // LuxTrust method, its refusal for a citizen who never registered, and the app's languages.
 //
 // Run through run.sh (it starts `devicelink demo`); see app.test.mjs for the two browsers.
@@ -134,14 +135,26 @@ test('a weak code is refused on the same scan, a reused QR code is refused, five
     await onScreen(page, 'locked');
   });
 
-  await pstep('"Link this device again" starts linking with a new device key', async () => {
-    await page.locator('#link-again').tap();
-    await onScreen(page, 'name');
-    await page.locator('#device-name').fill('Tablet');
-    await page.locator('#name-form button[type="submit"]').tap();
-    await page.locator('#method-form button[type="submit"]').tap();
-    // A new key: the server accepts a new link (the locked key would be device_already_linked).
-    await onScreen(page, 'camera');
+  await pstep('"Forgot your code?": choose LuxTrust Mobile, go to eAccess', async () => {
+    await page.locator('#link-again').waitFor({ state: 'visible' });
+    await page.locator('#locked-forgot').tap();
+    await onScreen(page, 'luxtrust');
+    assert.match(await visibleText(page.locator('#luxtrust-help'), '#luxtrust-help'), /new secret code/);
+    await screen(page, '15b-forgot-code');
+    await page.locator('input[name="product"][value="luxtrust_mobile"]').check();
+    await page.locator('#luxtrust-form button[type="submit"]').tap();
+  });
+
+  await loginAtMock(pstep, page, 'marie', 'luxtrust_mobile', onOrigin(APP));
+
+  await pstep('back in the app: a new code (no biometrics step), and the device opens with it', async () => {
+    await onScreen(page, 'code');
+    assert.match(await visibleText(page.locator('#bound-to'), '#bound-to'), /Marie Schmit/);
+    await chooseCode(page, '306158', 'success');
+    assert.match(await visibleText(page.locator('#success-text'), '#success-text'), /new secret code is set/);
+    await screen(page, '15c-code-reset');
+    await page.locator('#back-home').tap();
+    await unlockWithCode(page, '306158');
   });
 });
 

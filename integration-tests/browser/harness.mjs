@@ -45,14 +45,14 @@ export function chromiumVersion() {
  * A fresh browser (own empty profile) per test: no cookie or SSO session leaks between tests.
  * Records console errors, page errors and failed requests so that the test can report them.
  */
-export async function openBrowser(t) {
+export async function openBrowser(t, { locale = 'en-GB' } = {}) {
   const profile = await mkdtemp(join(tmpdir(), 'devicelink-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 800 },
-    locale: 'en-GB',
+    locale,
     timeout: 60_000,
   });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);

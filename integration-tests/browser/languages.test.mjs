@@ -83,13 +83,11 @@ async function loginAtMock(step, page, identity, product) {
 
 async function walk(t, { lang, identity, product, deviceName, switchTo }) {
   assert.ok(DEVICELINK_BIN, 'DEVICELINK_BIN must name the devicelink binary (run.sh exports it)');
-  const { page, context } = await openBrowser(t);
+  // The browser's own language (its Accept-Language): French, or English before switching.
+  const { page } = await openBrowser(t, { locale: switchTo ? 'en-GB' : `${lang}-LU` });
   const step = stepper(t, page, `lang-${lang}`);
   const work = await mkdtemp(join(tmpdir(), `devicelink-lang-${lang}-`));
   t.after(() => rm(work, { recursive: true, force: true }));
-  if (!switchTo) {
-    await context.setExtraHTTPHeaders({ 'Accept-Language': `${lang}-LU,${lang};q=0.9` });
-  }
 
   await step('the home page', async () => {
     await page.goto(PORTAL.href);

@@ -109,13 +109,14 @@ log "server ready after $((SECONDS - started))s"
 # the binary whose `device link` plays the phones in link.test.mjs and manage.test.mjs.
 # app.test.mjs and app-linking.test.mjs drive the phone web app (/app/) on http://localhost:8080.
 # rp-library.test.mjs starts a devicelink of its own (ports 8280/8281) with its own portals.
+# languages.test.mjs walks in French and German (jean and sophie) through the same demo.
 # BROWSER_TEST_FILES picks files.
 cd "$HERE"
 export PORTAL_URL MOCK_IDP_URL CHROMIUM_PATH="$CHROMIUM"
 DEVICELINK_BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 export DEVICELINK_BIN
 failed=0
-for file in ${BROWSER_TEST_FILES:-portal.test.mjs link.test.mjs manage.test.mjs dead-ends.test.mjs provider.test.mjs app.test.mjs app-linking.test.mjs rp-library.test.mjs}; do
+for file in ${BROWSER_TEST_FILES:-portal.test.mjs link.test.mjs manage.test.mjs dead-ends.test.mjs provider.test.mjs app.test.mjs app-linking.test.mjs rp-library.test.mjs languages.test.mjs}; do
   log "running $file"
   node --test --test-concurrency=1 "$@" "$file" || failed=1
 done

@@ -10,13 +10,18 @@ import * as store from './store.js';
 import { $, busy, clear, isSixDigits, onShow, show, showError, showText } from './ui.js';
 import * as webauthn from './webauthn.js';
 
-/** The link in progress: {link_id, method, device_name, product?}; kept in IndexedDB too. */
+/**
+ * The link in progress: {link_id, method, device_name, reset?}; kept in IndexedDB too. A
+ * `reset` link sets a new secret code on this (linked) device: "Forgot your code?".
+ */
 let link = null;
 let deviceName = '';
 let scanning = null;
 /** The error that ended the last scan (its code decides what "Scan again" does). */
 let lastScanError = null;
 let onLinked = () => {};
+/** Whether the LuxTrust screen is open for "Forgot your code?" rather than for linking. */
+let resetting = false;
 
 const linkPath = (suffix = '') => `/api/v1/links/${encodeURIComponent(link.link_id)}${suffix}`;
 
@@ -92,6 +97,7 @@ function boundTo(view) {
 async function finish() {
   const done = await call('POST', linkPath('/complete'));
   const device = {
+    ...((await store.get('device')) ?? {}),
     device_id: done.device_id,
     device_name: link.device_name,
     display_name: done.account?.display_name ?? '',
@@ -101,7 +107,29 @@ async function finish() {
   await store.remove('link');
   link = null;
   onLinked(device);
+  setText($('success-text'), done.resets_secret_code ? 'app-reset-success' : 'app-success');
   show('success');
+}
+
+/** "Forgot your code?" from the unlock or the locked screen (`from`): choose the product. */
+export function startReset(from) {
+  resetting = true;
+  setText($('luxtrust-help'), 'app-reset-help');
+  $('luxtrust-back').dataset.go = from;
+  clear($('luxtrust-error'));
+  show('luxtrust');
+}
+
+/** Starts the reset link of this device (its key) with `product`. */
+async function startResetLink(product, redirect) {
+  const key = await deviceKey();
+  const view = await call('POST', '/api/v1/device/secret-code/reset', {
+    json: { device_key: key.jwk, product, app_redirect_uri: redirect },
+  });
+  const name = (await store.get('device'))?.device_name ?? view.device_name;
+  link = { link_id: view.link_id, method: 'luxtrust', device_name: name, reset: true };
+  await store.put('link', link);
+  return view;
 }
 
 /** Gives up the link in progress (best effort) and goes home. */
@@ -110,10 +138,12 @@ export async function cancel() {
   const ending = link;
   link = null;
   await store.remove('link').catch(() => {});
-  show('home');
   if (ending) {
     await call('DELETE', `/api/v1/links/${encodeURIComponent(ending.link_id)}`).catch(() => {});
   }
+  // A reset ends where it began: the app of the linked device opens again.
+  if (ending?.reset) window.location.assign(window.location.pathname);
+  else show('home');
 }
 
 /** The LuxTrust return: `#link-callback?link_id=..&result=..` (or error=..). */
@@ -173,6 +203,9 @@ export function setup(linked) {
     const method = new FormData(e.target).get('method');
     clear($('method-error'));
     if (method === 'luxtrust') {
+      resetting = false;
+      setText($('luxtrust-help'), 'app-luxtrust-help');
+      $('luxtrust-back').dataset.go = 'method';
       clear($('luxtrust-error'));
       show('luxtrust');
       return;
@@ -196,7 +229,9 @@ export function setup(linked) {
     busy(e.target, async () => {
       try {
         const { app_redirect_uri: redirect } = await serverConfig();
-        const view = await startLink({ method: 'luxtrust', product, app_redirect_uri: redirect });
+        const view = resetting
+          ? await startResetLink(product, redirect)
+          : await startLink({ method: 'luxtrust', product, app_redirect_uri: redirect });
         // Devicelink's own page sends the browser on to eAccess, then back to the app.
         window.location.assign(view.authorization_url);
       } catch (err) {
@@ -204,6 +239,9 @@ export function setup(linked) {
       }
     });
   });
+
+  $('forgot-code').addEventListener('click', () => startReset('unlock'));
+  $('locked-forgot').addEventListener('click', () => startReset('locked'));
 
   $('camera-allow').addEventListener('click', startCamera);
   $('link-photo').addEventListener('change', (e) => readPhoto(e.target));
@@ -246,6 +284,8 @@ export function setup(linked) {
     return busy(e.target, async () => {
       try {
         await call('PUT', linkPath('/secret-code'), { json: { secret_code: one } });
+        // A reset keeps the device's biometrics as they are: done once the code is set.
+        if (link.reset) return await finish();
         clear($('bio-error'));
         show('biometrics');
       } catch (err) {
