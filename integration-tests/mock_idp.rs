@@ -664,10 +664,7 @@ async fn product_hint_offers_only_the_requested_products() {
     let error = script::complete_login(&idp.browser, &url, "sophie", "luxtrust_mobile")
         .await
         .unwrap_err();
-    assert!(
-        error.to_string().contains("none of the products"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("aucun des produits"), "{error}");
 }
 
 #[tokio::test]

@@ -97,7 +97,7 @@ fn every_device_api_route_of_the_code_is_in_the_contract_and_nothing_else() {
         unmounted.is_empty(),
         "documented but not mounted: {unmounted:?}"
     );
-    assert_eq!(documented.len(), 23, "{documented:?}");
+    assert_eq!(documented.len(), 24, "{documented:?}");
 }
 
 #[tokio::test]

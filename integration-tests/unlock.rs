@@ -331,7 +331,7 @@ async fn five_wrong_codes_lock_the_device_and_email_the_citizen(app: TestApp) {
     assert_eq!(api_code(&err), (423, "device_locked"));
     assert_eq!(
         body(&err)["error_description"],
-        "This device is locked after too many wrong secret codes. Unlock it in your browser: sign in, open My devices and choose “Unlock this device”."
+        "This device is locked after too many wrong secret codes. Unlock it in your browser: sign in, open My devices and choose “Unlock this device”. Forgot the code? Choose “Forgot your code?” in the app."
     );
     // The right code no longer helps; nor do biometrics; the old token is dead.
     let err = device.unlock_with_secret_code(CODE).await.unwrap_err();

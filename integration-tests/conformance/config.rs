@@ -20,6 +20,7 @@ const REGISTERED: &[&str] = &[
     "registration_endpoint",
     "scopes_supported",
     "response_types_supported",
+    "ui_locales_supported",
     "response_modes_supported",
     "grant_types_supported",
     "acr_values_supported",
@@ -173,8 +174,13 @@ async fn oidcc_discovery_endpoint_verification(app: TestApp) {
             "{scope}"
         );
     }
-    // CheckDiscEndpointLocalesSyntax: no `ui_locales_supported` / `claims_locales_supported`.
-    assert!(metadata.get("ui_locales_supported").is_none());
+    // CheckDiscEndpointLocalesSyntax: `ui_locales_supported` is BCP 47 tags (ours: fr, de,
+    // en); no `claims_locales_supported`.
+    assert_eq!(
+        strings(&metadata, "ui_locales_supported"),
+        ["fr", "de", "en"]
+    );
+    assert!(metadata.get("claims_locales_supported").is_none());
     // EnsureServerConfigurationCodeChallengeMethodsSupportedIsAnArray.
     assert!(metadata["code_challenge_methods_supported"].is_array());
     // EnsureServerConfigurationSupportsClientSecretBasic (the static client's method).

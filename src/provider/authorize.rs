@@ -403,7 +403,7 @@ pub(super) async fn resume(
     let max_age = row.max_age.map(i64::from);
     // `prompt=login`/`max_age` forced a new eAccess authentication: it must have happened
     // after the portal's request began (an eAccess session reused because the
-    // parameter was stripped does not count), then meet age and acr.
+    // parameter was stripped does not count), then meet the acr.
     let forced = split(row.prompt.as_deref()).iter().any(|p| p == "login") || max_age.is_some();
     let skew = chrono::Duration::seconds(state.settings.eaccess.id_token_max_clock_skew_secs);
     let is_fresh = !forced
@@ -416,7 +416,10 @@ pub(super) async fn resume(
     } else {
         Vec::new()
     };
-    if !is_fresh || !rules::session_satisfies(&auth, max_age, &acr_values, &[], now()) {
+    // `max_age` is met by that forced authentication itself (OIDC Core 3.1.2.1: the OP
+    // actively re-authenticated): measuring it again against the clock here would refuse
+    // a `max_age=1` sign-in whenever eAccess and this hop took over a second.
+    if !is_fresh || !rules::session_satisfies(&auth, None, &acr_values, &[], now()) {
         finish_denied(&state, &row).await?;
         let code = if max_age.is_some() {
             "login_required"
