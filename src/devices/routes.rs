@@ -255,10 +255,7 @@ pub(super) async fn change_secret_code(
 ) -> Result<HttpResponse, ApiError> {
     let AuthorizedDevice { device, .. } = authorize(&state, &req).await?;
     let current = SecretCode::try_from(body.current_secret_code.as_str()).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_request",
-            "current_secret_code must be exactly 6 digits.",
-        )
+        ApiError::bad_request("invalid_request", crate::i18n::t("api-current-code-format"))
     })?;
     let new = parse_secret_code(&body.new_secret_code)?;
     check_secret_code(&state, &device, current, &ctx).await?;

@@ -94,7 +94,10 @@ pub(super) async fn unlock(
     let issued = match body.method.as_str() {
         "secret_code" => {
             let raw = body.secret_code.as_deref().ok_or_else(|| {
-                ApiError::bad_request("invalid_request", "secret_code is required.")
+                ApiError::bad_request(
+                    "invalid_request",
+                    crate::i18n::t("api-secret-code-required"),
+                )
             })?;
             let code = SecretCode::try_from(raw).map_err(|_| {
                 ApiError::bad_request("invalid_request", crate::i18n::t("api-secret-code-format"))
@@ -120,12 +123,17 @@ pub(super) async fn unlock(
         "biometrics" => {
             let credential: PublicKeyCredential = body
                 .credential
-                .ok_or_else(|| ApiError::bad_request("invalid_request", "credential is required."))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_request",
+                        crate::i18n::t("api-credential-required"),
+                    )
+                })
                 .and_then(|c| {
                     serde_json::from_value(c).map_err(|e| {
                         ApiError::bad_request(
                             "invalid_request",
-                            format!("credential is not a WebAuthn assertion: {e}"),
+                            crate::i18n::t1("api-credential-invalid", "reason", e.to_string()),
                         )
                     })
                 })?;
@@ -134,7 +142,7 @@ pub(super) async fn unlock(
         _ => {
             return Err(ApiError::bad_request(
                 "invalid_request",
-                "method must be \"secret_code\" or \"biometrics\".",
+                crate::i18n::t("api-unlock-method-invalid"),
             ));
         }
     };

@@ -99,7 +99,7 @@ pub(super) async fn create_link(
             )?;
             (method, Some(product), Some(redirect))
         }
-        _ => return Err(invalid_request("method must be \"qr\" or \"luxtrust\".")),
+        _ => return Err(invalid_request(crate::i18n::t("api-link-method-invalid"))),
     };
     let jkt = device_key(&body.device_key)?.jkt();
     guard::verify_request(
@@ -177,7 +177,7 @@ pub(super) fn luxtrust_choice(
         .ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_redirect_uri",
-                "app_redirect_uri is missing or not registered for this app.",
+                crate::i18n::t("api-app-redirect-uri-invalid"),
             )
         })?;
     Ok((method, product, redirect))
@@ -188,7 +188,7 @@ pub(super) fn device_key(value: &Value) -> Result<PublicJwk, ApiError> {
     PublicJwk::from_json_value(value).map_err(|e| {
         ApiError::bad_request(
             "invalid_device_key",
-            format!("device_key must be a public EC P-256 JWK: {e}"),
+            crate::i18n::t1("api-device-key-invalid", "reason", e.to_string()),
         )
     })
 }
