@@ -21,7 +21,7 @@ backend_tests!(
 );
 
 /// A client without the tests' default `Accept-Language: en` (as a bare app would be).
-fn bare_client() -> reqwest::Client {
+pub(crate) fn bare_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .cookie_store(true)
@@ -93,7 +93,7 @@ async fn a_device_reads_its_refusals_in_the_app_s_language(app: TestApp) {
     );
 }
 
-fn html_lang(page: &str) -> &str {
+pub(crate) fn html_lang(page: &str) -> &str {
     let start = page.find("<html lang=\"").expect("an html element") + 12;
     &page[start..start + page[start..].find('"').unwrap()]
 }

@@ -7,6 +7,7 @@ use reqwest::header::{ACCEPT_LANGUAGE, CONTENT_LANGUAGE, SET_COOKIE};
 use url::Url;
 
 use crate::helpers::{TestApp, hidden_value, location};
+use crate::languages::{bare_client, html_lang};
 use crate::provider::{CLIENT_ID, authorize_url, query};
 use crate::{backend_tests, provider_tests};
 
@@ -21,19 +22,6 @@ mod provider_pages {
         a_portal_s_ui_locales_holds_for_its_sign_in,
         the_provider_s_error_pages_speak_the_citizen_s_language,
     );
-}
-
-fn bare_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_store(true)
-        .build()
-        .unwrap()
-}
-
-fn html_lang(page: &str) -> &str {
-    let start = page.find("<html lang=\"").expect("an html element") + 12;
-    &page[start..start + page[start..].find('"').unwrap()]
 }
 
 /// The sign-in's redirect to eAccess, for a browser that asks for `accept_language`.

@@ -45,7 +45,7 @@ export function chromiumVersion() {
  * A fresh browser (own empty profile) per test: no cookie or SSO session leaks between tests.
  * Records console errors, page errors and failed requests so that the test can report them.
  */
-export async function openBrowser(t, { locale = 'en-GB' } = {}) {
+export async function openBrowser(t, { locale = 'en-GB', javaScriptEnabled = true } = {}) {
   const profile = await mkdtemp(join(tmpdir(), 'devicelink-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -53,6 +53,7 @@ export async function openBrowser(t, { locale = 'en-GB' } = {}) {
     args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 800 },
     locale,
+    javaScriptEnabled,
     timeout: 60_000,
   });
   context.setDefaultTimeout(STEP_TIMEOUT_MS);

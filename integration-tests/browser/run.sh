@@ -116,7 +116,7 @@ export PORTAL_URL MOCK_IDP_URL CHROMIUM_PATH="$CHROMIUM"
 DEVICELINK_BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
 export DEVICELINK_BIN
 failed=0
-for file in ${BROWSER_TEST_FILES:-portal.test.mjs link.test.mjs manage.test.mjs dead-ends.test.mjs provider.test.mjs app.test.mjs app-linking.test.mjs rp-library.test.mjs languages.test.mjs}; do
+for file in ${BROWSER_TEST_FILES:-portal.test.mjs link.test.mjs manage.test.mjs dead-ends.test.mjs provider.test.mjs app.test.mjs app-linking.test.mjs rp-library.test.mjs languages.test.mjs dead-ends-more.test.mjs}; do
   log "running $file"
   node --test --test-concurrency=1 "$@" "$file" || failed=1
 done
