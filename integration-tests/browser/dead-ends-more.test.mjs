@@ -11,16 +11,8 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 
-import {
-  PORTAL,
-  loginAtMock,
-  onOrigin,
-  openBrowser,
-  prepareScreenshots,
-  startSignIn,
-  stepper,
-  visibleText,
-} from './harness.mjs';
+import { PORTAL, onOrigin, openBrowser, prepareScreenshots, stepper, visibleText } from './harness.mjs';
+import { signInToPortal } from './app-helpers.mjs';
 
 const DEMO_PORTAL = new URL('http://127.0.0.1:8090/');
 
@@ -31,15 +23,7 @@ before(async () => {
 test('the link page opened again shows the same live code; ?new=1 makes a new one', async (t) => {
   const { page } = await openBrowser(t);
   const step = stepper(t, page, 'dead-end-8');
-  await startSignIn(step, page);
-  await loginAtMock(step, page, 'marie', 'luxtrust_mobile');
-  await step('reach the dashboard (registering if needed)', async () => {
-    if (new URL(page.url()).pathname === '/register') {
-      await page.locator('input[name="accept_terms"]').check();
-      await page.locator('#register').click();
-    }
-    await page.waitForURL(onOrigin(PORTAL, '/dashboard'), { waitUntil: 'load' });
-  });
+  await signInToPortal(step, page);
   const codeId = async () => {
     await page.locator('#link-qr').waitFor({ state: 'visible' });
     return page.locator('#link-qr').getAttribute('data-link-id');
